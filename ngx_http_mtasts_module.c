@@ -1,0 +1,939 @@
+
+/*
+ * Copyright (C) ngx_http_mtasts_module authors
+ *
+ * MTA-STS (RFC 8461) policies served from nginx.conf.
+ */
+
+
+#include "src/ngx_http_mtasts.h"
+
+
+typedef struct {
+    ngx_str_t                     domain;
+    ngx_http_mtasts_srv_conf_t   *conf;
+    u_char                       *file;
+    ngx_uint_t                    line;
+} ngx_http_mtasts_key_t;
+
+
+static ngx_int_t ngx_http_mtasts_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_mtasts_init(ngx_conf_t *cf);
+static void *ngx_http_mtasts_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_mtasts_create_srv_conf(ngx_conf_t *cf);
+static char *ngx_http_mtasts_merge_srv_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+
+static char *ngx_http_mtasts_mode(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_mtasts_mx(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_mtasts_max_age(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_mtasts_id(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_mtasts_domains(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_mtasts_domain(ngx_conf_t *cf, ngx_command_t *dummy,
+    void *conf);
+static char *ngx_http_mtasts_rua(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+static char *ngx_http_mtasts_invalid(ngx_conf_t *cf, ngx_str_t *directive,
+    ngx_str_t *value, const char *reason);
+static ngx_int_t ngx_http_mtasts_collect(ngx_conf_t *cf,
+    ngx_array_t *keys);
+static int ngx_libc_cdecl ngx_http_mtasts_cmp_keys(const void *one,
+    const void *two);
+static ngx_int_t ngx_http_mtasts_build_hash(ngx_conf_t *cf,
+    ngx_http_mtasts_main_conf_t *mmcf, ngx_array_t *keys);
+static void ngx_http_mtasts_check_ids(ngx_conf_t *cf,
+    ngx_hash_key_t *names, ngx_uint_t n);
+
+
+ngx_str_t  ngx_http_mtasts_modes[] = {
+    ngx_string("none"),
+    ngx_string("testing"),
+    ngx_string("enforce"),
+    ngx_null_string
+};
+
+
+static ngx_command_t  ngx_http_mtasts_commands[] = {
+
+    { ngx_string("mta_sts"),
+      NGX_HTTP_SRV_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_mtasts_srv_conf_t, enable),
+      NULL },
+
+    { ngx_string("mta_sts_mode"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_mtasts_mode,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mta_sts_mx"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_1MORE,
+      ngx_http_mtasts_mx,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mta_sts_max_age"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_mtasts_max_age,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mta_sts_id"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_mtasts_id,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mta_sts_domains"),
+      NGX_HTTP_SRV_CONF|NGX_CONF_BLOCK|NGX_CONF_NOARGS,
+      ngx_http_mtasts_domains,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mta_sts_tlsrpt_rua"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_1MORE,
+      ngx_http_mtasts_rua,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_mtasts_module_ctx = {
+    ngx_http_mtasts_preconfiguration,      /* preconfiguration */
+    ngx_http_mtasts_init,                  /* postconfiguration */
+
+    ngx_http_mtasts_create_main_conf,      /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    ngx_http_mtasts_create_srv_conf,       /* create server configuration */
+    ngx_http_mtasts_merge_srv_conf,        /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_mtasts_module = {
+    NGX_MODULE_V1,
+    &ngx_http_mtasts_module_ctx,           /* module context */
+    ngx_http_mtasts_commands,              /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_str_t  ngx_http_mtasts_domains_name = ngx_string("mta_sts_domains");
+
+
+static ngx_int_t
+ngx_http_mtasts_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_mtasts_add_variables(cf);
+}
+
+
+static void *
+ngx_http_mtasts_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_mtasts_main_conf_t  *mmcf;
+
+    mmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_mtasts_main_conf_t));
+    if (mmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     mmcf->domains = { NULL, 0 };
+     *     mmcf->ndomains = 0;
+     *     mmcf->enabled = 0;
+     */
+
+    return mmcf;
+}
+
+
+static void *
+ngx_http_mtasts_create_srv_conf(ngx_conf_t *cf)
+{
+    ngx_http_mtasts_srv_conf_t  *mscf;
+
+    mscf = ngx_pcalloc(cf->pool, sizeof(ngx_http_mtasts_srv_conf_t));
+    if (mscf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     mscf->domains = NULL;
+     *     mscf->id = { 0, NULL };      unset; "auto" is { 0, "" }
+     *     mscf->body = { 0, NULL };
+     *     mscf->policy_id = { 0, NULL };
+     *     mscf->hosted = 0;
+     */
+
+    mscf->enable = NGX_CONF_UNSET;
+    mscf->mode = NGX_CONF_UNSET_UINT;
+    mscf->max_age = NGX_CONF_UNSET;
+    mscf->mx = NGX_CONF_UNSET_PTR;
+    mscf->rua = NGX_CONF_UNSET_PTR;
+
+    return mscf;
+}
+
+
+static char *
+ngx_http_mtasts_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_mtasts_srv_conf_t *prev = parent;
+    ngx_http_mtasts_srv_conf_t *conf = child;
+
+    ngx_http_core_srv_conf_t  *cscf;
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_uint_value(conf->mode, prev->mode,
+                              NGX_HTTP_MTASTS_TESTING);
+    ngx_conf_merge_sec_value(conf->max_age, prev->max_age, 604800);
+    ngx_conf_merge_ptr_value(conf->mx, prev->mx, NULL);
+    ngx_conf_merge_ptr_value(conf->rua, prev->rua, NULL);
+
+    if (conf->id.data == NULL) {
+        conf->id = prev->id;
+    }
+
+    cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
+
+    if (!conf->enable) {
+
+        if (conf->domains) {
+            ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                          "\"mta_sts_domains\" is ignored without "
+                          "\"mta_sts on\" in %s:%ui",
+                          cscf->file_name, cscf->line);
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    return ngx_http_mtasts_build_policy(cf, conf, cscf);
+}
+
+
+static char *
+ngx_http_mtasts_invalid(ngx_conf_t *cf, ngx_str_t *directive,
+    ngx_str_t *value, const char *reason)
+{
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive, %s",
+                       value, directive, reason);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_mtasts_mode(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mtasts_srv_conf_t *mscf = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (mscf->mode != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 0; ngx_http_mtasts_modes[i].len; i++) {
+        if (ngx_http_mtasts_modes[i].len == value[1].len
+            && ngx_strcasecmp(ngx_http_mtasts_modes[i].data, value[1].data)
+               == 0)
+        {
+            mscf->mode = i;
+            return NGX_CONF_OK;
+        }
+    }
+
+    return ngx_http_mtasts_invalid(cf, &cmd->name, &value[1],
+                                   "it must be \"enforce\", \"testing\" "
+                                   "or \"none\"");
+}
+
+
+static char *
+ngx_http_mtasts_mx(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mtasts_srv_conf_t *mscf = conf;
+
+    ngx_str_t      *value, *mx, *pattern;
+    ngx_uint_t      i, j;
+    const char     *err;
+    mtasts_name_t   name;
+
+    if (mscf->mx == NGX_CONF_UNSET_PTR) {
+        mscf->mx = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+        if (mscf->mx == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        err = mtasts_name_normalize(value[i].data, value[i].len,
+                                    MTASTS_NAME_WILDCARD, &name);
+        if (err) {
+            return ngx_http_mtasts_invalid(cf, &cmd->name, &value[i], err);
+        }
+
+        if (name.warnings & MTASTS_WARN_PUBLIC) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "\"mta_sts_mx\" pattern \"%s\" lets any host "
+                               "under a public suffix receive the mail, "
+                               "name the MX hosts", name.data);
+        }
+
+        if (name.warnings & MTASTS_WARN_SINGLE) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "\"mta_sts_mx\" pattern \"%s\" is a "
+                               "single-label name", name.data);
+        }
+
+        mx = mscf->mx->elts;
+
+        for (j = 0; j < mscf->mx->nelts; j++) {
+            if (mx[j].len == name.len
+                && ngx_strncmp(mx[j].data, name.data, name.len) == 0)
+            {
+                break;
+            }
+
+            if (mtasts_mx_match(mx[j].data, mx[j].len, name.data, name.len)
+                || mtasts_mx_match(name.data, name.len, mx[j].data,
+                                   mx[j].len))
+            {
+                ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                                   "\"mta_sts_mx\" pattern \"%s\" overlaps "
+                                   "\"%V\"", name.data, &mx[j]);
+            }
+        }
+
+        if (j < mscf->mx->nelts) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "duplicate \"mta_sts_mx\" pattern \"%s\"",
+                               name.data);
+            continue;
+        }
+
+        pattern = ngx_array_push(mscf->mx);
+        if (pattern == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        pattern->len = name.len;
+        pattern->data = ngx_pnalloc(cf->pool, name.len);
+        if (pattern->data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(pattern->data, name.data, name.len);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_mtasts_max_age(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mtasts_srv_conf_t *mscf = conf;
+
+    ngx_int_t   t;
+    ngx_str_t  *value;
+
+    if (mscf->max_age != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    t = ngx_parse_time(&value[1], 1);
+
+    if (t == NGX_ERROR) {
+        return ngx_http_mtasts_invalid(cf, &cmd->name, &value[1],
+                                       "it must be a time in seconds or "
+                                       "with a unit, as in \"604800\" "
+                                       "or \"1w\"");
+    }
+
+    if (t > MTASTS_MAX_AGE_MAX) {
+        return ngx_http_mtasts_invalid(cf, &cmd->name, &value[1],
+                                       "it must not exceed 31557600 "
+                                       "seconds (365.25 days)");
+    }
+
+    if (t < 86400) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"mta_sts_max_age\" of %i seconds is less than "
+                           "a day: senders refetch the policy that often, "
+                           "RFC 8461 expects weeks or more", t);
+
+    } else if (t == MTASTS_MAX_AGE_MAX) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"mta_sts_max_age\" of 31557600 seconds is "
+                           "taken as one day by some senders, "
+                           "use 31557599 or less");
+    }
+
+    mscf->max_age = t;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_mtasts_id(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mtasts_srv_conf_t *mscf = conf;
+
+    ngx_str_t   *value;
+    const char  *err;
+
+    if (mscf->id.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "auto") == 0) {
+        mscf->id.len = 0;
+        mscf->id.data = (u_char *) "";
+        return NGX_CONF_OK;
+    }
+
+    err = mtasts_check_id(value[1].data, value[1].len);
+    if (err) {
+        return ngx_http_mtasts_invalid(cf, &cmd->name, &value[1],
+                                       "it must be \"auto\" or 1 to 32 "
+                                       "letters and digits");
+    }
+
+    mscf->id = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_mtasts_domains(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mtasts_srv_conf_t *mscf = conf;
+
+    char        *rv;
+    ngx_conf_t   save;
+
+    if (mscf->domains == NULL) {
+        mscf->domains = ngx_array_create(cf->pool, 16,
+                                         sizeof(ngx_http_mtasts_name_t));
+        if (mscf->domains == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    save = *cf;
+    cf->handler = ngx_http_mtasts_domain;
+    cf->handler_conf = conf;
+
+    rv = ngx_conf_parse(cf, NULL);
+
+    *cf = save;
+
+    return rv;
+}
+
+
+static char *
+ngx_http_mtasts_domain(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
+{
+    ngx_http_mtasts_srv_conf_t *mscf = conf;
+
+    ngx_str_t               *value;
+    ngx_uint_t               i;
+    const char              *err;
+    mtasts_name_t            name;
+    ngx_http_mtasts_name_t  *d;
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2
+        && ngx_strcmp(value[0].data, "include") == 0)
+    {
+        return ngx_conf_include(cf, dummy, conf);
+    }
+
+    for (i = 0; i < cf->args->nelts; i++) {
+
+        err = mtasts_name_normalize(value[i].data, value[i].len, 0, &name);
+        if (err) {
+            return ngx_http_mtasts_invalid(cf, &ngx_http_mtasts_domains_name,
+                                           &value[i], err);
+        }
+
+        if (name.len > sizeof(NGX_HTTP_MTASTS_PREFIX) - 1
+            && ngx_strncmp(name.data, NGX_HTTP_MTASTS_PREFIX,
+                           sizeof(NGX_HTTP_MTASTS_PREFIX) - 1)
+               == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "\"mta_sts_domains\" lists policy domains: "
+                               "\"%s\" is answered as "
+                               "\"mta-sts.%s\"", name.data, name.data);
+        }
+
+        d = ngx_array_push(mscf->domains);
+        if (d == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        d->name.len = name.len;
+        d->name.data = ngx_pnalloc(cf->pool, name.len);
+        if (d->name.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(d->name.data, name.data, name.len);
+
+        d->file = cf->conf_file->file.name.data;
+        d->line = cf->conf_file->line;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_mtasts_rua(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mtasts_srv_conf_t *mscf = conf;
+
+    ngx_str_t   *value, *uri;
+    ngx_uint_t   i, j;
+    const char  *err;
+
+    if (mscf->rua == NGX_CONF_UNSET_PTR) {
+        mscf->rua = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+        if (mscf->rua == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        err = mtasts_check_rua(value[i].data, value[i].len);
+        if (err) {
+            return ngx_http_mtasts_invalid(cf, &cmd->name, &value[i], err);
+        }
+
+        uri = mscf->rua->elts;
+
+        for (j = 0; j < mscf->rua->nelts; j++) {
+            if (uri[j].len == value[i].len
+                && ngx_strncmp(uri[j].data, value[i].data, value[i].len)
+                   == 0)
+            {
+                break;
+            }
+        }
+
+        if (j < mscf->rua->nelts) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "duplicate \"mta_sts_tlsrpt_rua\" URI \"%V\"",
+                               &value[i]);
+            continue;
+        }
+
+        uri = ngx_array_push(mscf->rua);
+        if (uri == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *uri = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mtasts_init(ngx_conf_t *cf)
+{
+    ngx_array_t                   keys;
+    ngx_http_handler_pt          *h;
+    ngx_http_core_main_conf_t    *cmcf;
+    ngx_http_mtasts_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mtasts_module);
+
+    if (ngx_array_init(&keys, cf->temp_pool, 64,
+                       sizeof(ngx_http_mtasts_key_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_mtasts_collect(cf, &keys) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (mmcf->enabled == 0) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_mtasts_build_hash(cf, mmcf, &keys) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_mtasts_handler;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The domains of each server with "mta_sts on": those of its exact
+ * "mta-sts.<domain>" server names, and its "mta_sts_domains".
+ */
+
+static ngx_int_t
+ngx_http_mtasts_collect(ngx_conf_t *cf, ngx_array_t *keys)
+{
+    ngx_str_t                     *name;
+    ngx_uint_t                     s, i, n;
+    ngx_http_mtasts_key_t         *k;
+    ngx_http_mtasts_name_t        *d;
+    ngx_http_server_name_t        *sn;
+    ngx_http_core_srv_conf_t     **cscfp;
+    ngx_http_core_main_conf_t     *cmcf;
+    ngx_http_mtasts_srv_conf_t    *mscf;
+    ngx_http_mtasts_main_conf_t   *mmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mtasts_module);
+
+    cscfp = cmcf->servers.elts;
+
+    for (s = 0; s < cmcf->servers.nelts; s++) {
+
+        mscf = cscfp[s]->ctx->srv_conf[ngx_http_mtasts_module.ctx_index];
+
+        if (!mscf->enable) {
+            continue;
+        }
+
+        mmcf->enabled++;
+        n = keys->nelts;
+
+        sn = cscfp[s]->server_names.elts;
+
+        for (i = 0; i < cscfp[s]->server_names.nelts; i++) {
+            name = &sn[i].name;
+
+#if (NGX_PCRE)
+            if (sn[i].regex) {
+                continue;
+            }
+#endif
+
+            if (name->len <= sizeof(NGX_HTTP_MTASTS_PREFIX) - 1
+                || ngx_strncmp(name->data, NGX_HTTP_MTASTS_PREFIX,
+                               sizeof(NGX_HTTP_MTASTS_PREFIX) - 1)
+                   != 0
+                || ngx_strlchr(name->data, name->data + name->len, '*'))
+            {
+                continue;
+            }
+
+            k = ngx_array_push(keys);
+            if (k == NULL) {
+                return NGX_ERROR;
+            }
+
+            k->domain.data = name->data + sizeof(NGX_HTTP_MTASTS_PREFIX) - 1;
+            k->domain.len = name->len - (sizeof(NGX_HTTP_MTASTS_PREFIX) - 1);
+            k->conf = mscf;
+            k->file = cscfp[s]->file_name;
+            k->line = cscfp[s]->line;
+        }
+
+        d = mscf->domains ? mscf->domains->elts : NULL;
+
+        for (i = 0; d && i < mscf->domains->nelts; i++) {
+            k = ngx_array_push(keys);
+            if (k == NULL) {
+                return NGX_ERROR;
+            }
+
+            k->domain = d[i].name;
+            k->conf = mscf;
+            k->file = d[i].file;
+            k->line = d[i].line;
+        }
+
+        mscf->hosted = (keys->nelts == n);
+    }
+
+    return NGX_OK;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_mtasts_cmp_keys(const void *one, const void *two)
+{
+    const ngx_http_mtasts_key_t  *a = one;
+    const ngx_http_mtasts_key_t  *b = two;
+
+    ngx_int_t  rc;
+
+    if (a->domain.len != b->domain.len) {
+        return (a->domain.len < b->domain.len) ? -1 : 1;
+    }
+
+    rc = ngx_memcmp(a->domain.data, b->domain.data, a->domain.len);
+
+    if (rc != 0) {
+        return (int) rc;
+    }
+
+    if (a->conf != b->conf) {
+        return ((uintptr_t) a->conf < (uintptr_t) b->conf) ? -1 : 1;
+    }
+
+    return (a->line < b->line) ? -1 : (a->line > b->line);
+}
+
+
+/*
+ * One hash key per domain; a domain served by several servers (on other
+ * listen sockets) chains its entries.
+ */
+
+static ngx_int_t
+ngx_http_mtasts_build_hash(ngx_conf_t *cf, ngx_http_mtasts_main_conf_t *mmcf,
+    ngx_array_t *keys)
+{
+    size_t                    elt, max;
+    ngx_uint_t                i, n;
+    ngx_hash_key_t           *names;
+    ngx_hash_init_t           hash;
+    ngx_http_mtasts_key_t    *k;
+    ngx_http_mtasts_entry_t  *e, *head;
+
+    k = keys->elts;
+
+    ngx_qsort(k, keys->nelts, sizeof(ngx_http_mtasts_key_t),
+              ngx_http_mtasts_cmp_keys);
+
+    e = ngx_palloc(cf->pool, keys->nelts * sizeof(ngx_http_mtasts_entry_t)
+                             + 1);
+    names = ngx_palloc(cf->temp_pool,
+                       keys->nelts * sizeof(ngx_hash_key_t) + 1);
+    if (e == NULL || names == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = 0;
+    max = 0;
+    head = NULL;
+
+    for (i = 0; i < keys->nelts; i++) {
+
+        if (head
+            && head->domain.len == k[i].domain.len
+            && ngx_memcmp(head->domain.data, k[i].domain.data,
+                          k[i].domain.len)
+               == 0)
+        {
+            if (k[i].conf == k[i - 1].conf) {
+                ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                              "domain \"%V\" is listed twice for the same "
+                              "server in %s:%ui",
+                              &k[i].domain, k[i].file, k[i].line);
+                continue;
+            }
+
+            e->domain = k[i].domain;
+            e->conf = k[i].conf;
+            e->next = head->next;
+            head->next = e++;
+
+            continue;
+        }
+
+        head = e++;
+        head->domain = k[i].domain;
+        head->conf = k[i].conf;
+        head->next = NULL;
+
+        names[n].key = k[i].domain;
+        names[n].key_hash = ngx_hash_key(k[i].domain.data, k[i].domain.len);
+        names[n].value = head;
+        n++;
+
+        elt = sizeof(void *) + ngx_align(k[i].domain.len + 2,
+                                         sizeof(void *));
+        if (elt > max) {
+            max = elt;
+        }
+    }
+
+    mmcf->ndomains = n;
+
+    /*
+     * Buckets wide enough for the longest name, and as many buckets as
+     * names: lookups stay one or two comparisons at any domain count.
+     */
+
+    hash.hash = &mmcf->domains;
+    hash.key = ngx_hash_key;
+    hash.max_size = ngx_max(n, 1024);
+    hash.bucket_size = ngx_align(ngx_max(512, max + sizeof(void *)),
+                                 ngx_cacheline_size);
+    hash.name = "mta_sts_domains_hash";
+    hash.pool = cf->pool;
+    hash.temp_pool = NULL;
+
+    if (ngx_hash_init(&hash, names, n) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_mtasts_check_ids(cf, names, n);
+
+    return NGX_OK;
+}
+
+
+/*
+ * On reload: a domain whose policy content changed while its explicit
+ * "mta_sts_id" stayed the same keeps the old policy in senders' caches.
+ */
+
+static void
+ngx_http_mtasts_check_ids(ngx_conf_t *cf, ngx_hash_key_t *names,
+    ngx_uint_t n)
+{
+    ngx_uint_t                    i;
+    ngx_cycle_t                  *old;
+    ngx_http_conf_ctx_t          *octx;
+    ngx_http_mtasts_entry_t      *e, *oe;
+    ngx_http_mtasts_srv_conf_t   *conf, *oconf;
+    ngx_http_mtasts_main_conf_t  *omcf;
+
+    old = cf->cycle->old_cycle;
+
+    if (old == NULL || old->conf_ctx == NULL || old->modules == NULL) {
+        return;
+    }
+
+    for (i = 0; old->modules[i]; i++) {
+        if (old->modules[i] == &ngx_http_mtasts_module) {
+            break;
+        }
+    }
+
+    if (old->modules[i] == NULL) {
+        return;
+    }
+
+    octx = (ngx_http_conf_ctx_t *) old->conf_ctx[ngx_http_module.index];
+
+    if (octx == NULL) {
+        return;
+    }
+
+    omcf = octx->main_conf[ngx_http_mtasts_module.ctx_index];
+
+    if (omcf == NULL || omcf->ndomains == 0) {
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+
+        for (e = names[i].value; e; e = e->next) {
+            conf = e->conf;
+
+            if (conf->id.len == 0) {
+                continue;
+            }
+
+            oe = ngx_hash_find(&omcf->domains, names[i].key_hash,
+                               names[i].key.data, names[i].key.len);
+
+            for ( /* void */ ; oe; oe = oe->next) {
+                oconf = oe->conf;
+
+                if (oconf->policy_id.len != conf->policy_id.len
+                    || ngx_strncmp(oconf->policy_id.data,
+                                   conf->policy_id.data,
+                                   conf->policy_id.len)
+                       != 0)
+                {
+                    continue;
+                }
+
+                if (oconf->body.len == conf->body.len
+                    && ngx_strncmp(oconf->body.data, conf->body.data,
+                                   conf->body.len)
+                       == 0)
+                {
+                    continue;
+                }
+
+                ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                              "the policy of \"%V\" changed but its "
+                              "\"mta_sts_id %V\" did not: senders keep "
+                              "the old policy for up to %T seconds, "
+                              "change the id and publish it in "
+                              "\"_mta-sts.%V\"",
+                              &e->domain, &conf->policy_id,
+                              oconf->max_age, &e->domain);
+                break;
+            }
+        }
+    }
+}

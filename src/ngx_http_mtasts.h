@@ -1,0 +1,84 @@
+
+/*
+ * Copyright (C) ngx_http_mtasts_module authors
+ */
+
+
+#ifndef _NGX_HTTP_MTASTS_H_INCLUDED_
+#define _NGX_HTTP_MTASTS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_mtasts_parse.h"
+
+
+#define NGX_HTTP_MTASTS_NONE       0
+#define NGX_HTTP_MTASTS_TESTING    1
+#define NGX_HTTP_MTASTS_ENFORCE    2
+
+#define NGX_HTTP_MTASTS_PATH       "/.well-known/mta-sts.txt"
+#define NGX_HTTP_MTASTS_PREFIX     "mta-sts."
+
+#define NGX_HTTP_MTASTS_BODY_MAX   10240
+#define NGX_HTTP_MTASTS_BODY_WARN  4096
+#define NGX_HTTP_MTASTS_AUTO_ID    20
+
+
+typedef struct {
+    ngx_str_t                     name;
+    u_char                       *file;
+    ngx_uint_t                    line;
+} ngx_http_mtasts_name_t;
+
+
+typedef struct {
+    ngx_flag_t                    enable;
+    ngx_uint_t                    mode;
+    time_t                        max_age;
+
+    ngx_array_t                  *mx;          /* of ngx_str_t */
+    ngx_array_t                  *rua;         /* of ngx_str_t */
+    ngx_array_t                  *domains;     /* of ngx_http_mtasts_name_t */
+
+    ngx_str_t                     id;          /* explicit, or empty */
+
+    /* prepared at load time */
+    ngx_str_t                     body;
+    ngx_str_t                     policy_id;
+    ngx_uint_t                    hosted;      /* any mta-sts.* host */
+} ngx_http_mtasts_srv_conf_t;
+
+
+typedef struct ngx_http_mtasts_entry_s  ngx_http_mtasts_entry_t;
+
+struct ngx_http_mtasts_entry_s {
+    ngx_str_t                     domain;
+    ngx_http_mtasts_srv_conf_t   *conf;
+    ngx_http_mtasts_entry_t      *next;        /* same domain, other server */
+};
+
+
+typedef struct {
+    ngx_hash_t                    domains;     /* ngx_http_mtasts_entry_t */
+    ngx_uint_t                    ndomains;
+    ngx_uint_t                    enabled;     /* servers with "mta_sts on" */
+} ngx_http_mtasts_main_conf_t;
+
+
+extern ngx_module_t  ngx_http_mtasts_module;
+extern ngx_str_t     ngx_http_mtasts_modes[];
+
+
+char *ngx_http_mtasts_build_policy(ngx_conf_t *cf,
+    ngx_http_mtasts_srv_conf_t *mscf, ngx_http_core_srv_conf_t *cscf);
+
+ngx_int_t ngx_http_mtasts_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_mtasts_find(ngx_http_request_t *r,
+    ngx_http_mtasts_srv_conf_t *mscf, ngx_str_t *domain);
+ngx_int_t ngx_http_mtasts_add_variables(ngx_conf_t *cf);
+
+
+#endif /* _NGX_HTTP_MTASTS_H_INCLUDED_ */
