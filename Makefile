@@ -20,7 +20,7 @@ DEMO_PKGS  = openssl curl
 
 SOURCES  = config $(MODULE).c $(wildcard src/*.c src/*.h)
 
-.PHONY: all deps test-deps test prove clang demo clean
+.PHONY: all deps test-deps test prove clang demo clean deb
 
 all: $(BUILD)/$(MODULE).so
 
@@ -33,7 +33,8 @@ test-deps:
 
 $(BUILD)/$(MODULE).so: $(SOURCES) | deps
 	@bash tools/build-module $(BUILD)/gcc gcc "$(CC_OPT)" "$(LD_OPT)"
-	cp $(BUILD)/gcc/objs/$(MODULE).so $@
+	@# a new file, never rewritten in place: a running nginx maps it
+	cp $(BUILD)/gcc/objs/$(MODULE).so $@.tmp && mv -f $@.tmp $@
 
 # the same sources must build warning-free with clang
 clang: $(SOURCES) | test-deps
@@ -50,3 +51,24 @@ demo: all
 
 clean:
 	rm -rf $(BUILD)
+
+# The Debian package libnginx-mod-http-mta-sts (debian/): dpkg-buildpackage
+# runs in a copy of the tree, $(DEB)/src (tracked and untracked files, not
+# the ignored ones), so that its by-products stay out of the repository;
+# the .deb ends in $(DEB)/.  DEB_PKGS: the Build-Depends of debian/control
+# as installable packages, and lintian.
+DEB      = $(BUILD)/deb
+DEB_PKGS = dpkg-dev debhelper nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
+           libidn2-dev libpsl-dev libc-ares-dev lintian
+
+deb:
+	@sh tools/need-packages $(DEB_PKGS)
+	rm -rf $(DEB)
+	mkdir -p $(DEB)/src
+	{ git ls-files -z -co --exclude-standard 2>/dev/null || \
+	  find . -path ./build -prune -o -path ./.git -prune -o -type f -print0; } \
+	| tar --null --no-recursion --ignore-failed-read -T - -cf - \
+	| tar -xf - -C $(DEB)/src
+	cd $(DEB)/src && dpkg-buildpackage -us -uc -b
+	lintian $(DEB)/*.changes
+	@ls $(DEB)/*.deb

@@ -6,7 +6,7 @@
  */
 
 
-#include "src/ngx_http_mtasts.h"
+#include "src/ngx_http_mtasts_status.h"
 
 
 typedef struct {
@@ -20,6 +20,7 @@ typedef struct {
 static ngx_int_t ngx_http_mtasts_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_mtasts_init(ngx_conf_t *cf);
 static void *ngx_http_mtasts_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_mtasts_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_mtasts_create_srv_conf(ngx_conf_t *cf);
 static char *ngx_http_mtasts_merge_srv_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -38,6 +39,16 @@ static char *ngx_http_mtasts_domain(ngx_conf_t *cf, ngx_command_t *dummy,
     void *conf);
 static char *ngx_http_mtasts_rua(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_mtasts_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_mtasts_resolver(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_mtasts_interval(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_mtasts_init_process(ngx_cycle_t *cycle);
+static void ngx_http_mtasts_exit_process(ngx_cycle_t *cycle);
+static int ngx_libc_cdecl ngx_http_mtasts_cmp_list(const void *one,
+    const void *two);
 
 static char *ngx_http_mtasts_invalid(ngx_conf_t *cf, ngx_str_t *directive,
     ngx_str_t *value, const char *reason);
@@ -110,6 +121,27 @@ static ngx_command_t  ngx_http_mtasts_commands[] = {
       0,
       NULL },
 
+    { ngx_string("mta_sts_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_mtasts_status,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mta_sts_resolver"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_mtasts_resolver,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mta_sts_check_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_mtasts_interval,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -119,7 +151,7 @@ static ngx_http_module_t  ngx_http_mtasts_module_ctx = {
     ngx_http_mtasts_init,                  /* postconfiguration */
 
     ngx_http_mtasts_create_main_conf,      /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_mtasts_init_main_conf,        /* init main configuration */
 
     ngx_http_mtasts_create_srv_conf,       /* create server configuration */
     ngx_http_mtasts_merge_srv_conf,        /* merge server configuration */
@@ -136,10 +168,10 @@ ngx_module_t  ngx_http_mtasts_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_mtasts_init_process,          /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_mtasts_exit_process,          /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -169,11 +201,32 @@ ngx_http_mtasts_create_main_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     mmcf->domains = { NULL, 0 };
+     *     mmcf->list = NULL;
      *     mmcf->ndomains = 0;
      *     mmcf->enabled = 0;
+     *     mmcf->status = 0;
+     *     mmcf->resolver = { 0, NULL };
+     *     mmcf->shm_zone = NULL;
      */
 
+    mmcf->resolver_timeout = NGX_CONF_UNSET_MSEC;
+    mmcf->resolver_attempts = NGX_CONF_UNSET_UINT;
+    mmcf->interval = NGX_CONF_UNSET;
+
     return mmcf;
+}
+
+
+static char *
+ngx_http_mtasts_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_mtasts_main_conf_t *mmcf = conf;
+
+    ngx_conf_init_msec_value(mmcf->resolver_timeout, 2000);
+    ngx_conf_init_uint_value(mmcf->resolver_attempts, 2);
+    ngx_conf_init_value(mmcf->interval, 3600);
+
+    return NGX_CONF_OK;
 }
 
 
@@ -432,7 +485,7 @@ ngx_http_mtasts_id(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (ngx_strcmp(value[1].data, "auto") == 0) {
+    if (ngx_strcasecmp(value[1].data, (u_char *) "auto") == 0) {
         mscf->id.len = 0;
         mscf->id.data = (u_char *) "";
         return NGX_CONF_OK;
@@ -622,6 +675,10 @@ ngx_http_mtasts_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (mmcf->status && ngx_http_mtasts_status_init(cf, mmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers);
@@ -644,7 +701,8 @@ static ngx_int_t
 ngx_http_mtasts_collect(ngx_conf_t *cf, ngx_array_t *keys)
 {
     ngx_str_t                     *name;
-    ngx_uint_t                     s, i, n;
+    ngx_uint_t                     s, i, n, wildcard;
+    mtasts_name_t                  norm;
     ngx_http_mtasts_key_t         *k;
     ngx_http_mtasts_name_t        *d;
     ngx_http_server_name_t        *sn;
@@ -668,6 +726,11 @@ ngx_http_mtasts_collect(ngx_conf_t *cf, ngx_array_t *keys)
 
         mmcf->enabled++;
         n = keys->nelts;
+        wildcard = 0;
+
+#if (NGX_HTTP_SSL)
+        mscf->ssl = cscfp[s]->ctx->srv_conf[ngx_http_ssl_module.ctx_index];
+#endif
 
         sn = cscfp[s]->server_names.elts;
 
@@ -676,15 +739,34 @@ ngx_http_mtasts_collect(ngx_conf_t *cf, ngx_array_t *keys)
 
 #if (NGX_PCRE)
             if (sn[i].regex) {
+                wildcard = 1;
                 continue;
             }
 #endif
 
             if (name->len <= sizeof(NGX_HTTP_MTASTS_PREFIX) - 1
-                || ngx_strncmp(name->data, NGX_HTTP_MTASTS_PREFIX,
-                               sizeof(NGX_HTTP_MTASTS_PREFIX) - 1)
-                   != 0
-                || ngx_strlchr(name->data, name->data + name->len, '*'))
+                || ngx_strncasecmp(name->data,
+                                   (u_char *) NGX_HTTP_MTASTS_PREFIX,
+                                   sizeof(NGX_HTTP_MTASTS_PREFIX) - 1)
+                   != 0)
+            {
+                continue;
+            }
+
+            wildcard = 1;
+
+            if (ngx_strlchr(name->data, name->data + name->len, '*')) {
+                continue;
+            }
+
+            /* "mta-sts.Example.COM.", "mta-sts.bücher.example" */
+
+            if (mtasts_name_normalize(name->data
+                                      + sizeof(NGX_HTTP_MTASTS_PREFIX) - 1,
+                                      name->len
+                                      - (sizeof(NGX_HTTP_MTASTS_PREFIX) - 1),
+                                      0, &norm)
+                != NULL)
             {
                 continue;
             }
@@ -694,8 +776,13 @@ ngx_http_mtasts_collect(ngx_conf_t *cf, ngx_array_t *keys)
                 return NGX_ERROR;
             }
 
-            k->domain.data = name->data + sizeof(NGX_HTTP_MTASTS_PREFIX) - 1;
-            k->domain.len = name->len - (sizeof(NGX_HTTP_MTASTS_PREFIX) - 1);
+            k->domain.len = norm.len;
+            k->domain.data = ngx_pnalloc(cf->pool, norm.len);
+            if (k->domain.data == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_memcpy(k->domain.data, norm.data, norm.len);
             k->conf = mscf;
             k->file = cscfp[s]->file_name;
             k->line = cscfp[s]->line;
@@ -715,7 +802,25 @@ ngx_http_mtasts_collect(ngx_conf_t *cf, ngx_array_t *keys)
             k->line = d[i].line;
         }
 
-        mscf->hosted = (keys->nelts == n);
+        /* an explicit list, even empty, is never "any domain" */
+
+        mscf->hosted = (keys->nelts == n && mscf->domains == NULL);
+
+        if (mscf->domains && mscf->domains->nelts == 0) {
+            ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                          "empty \"mta_sts_domains\" in the server in "
+                          "%s:%ui: it answers for no domain",
+                          cscfp[s]->file_name, cscfp[s]->line);
+        }
+
+        if (mscf->hosted && !wildcard) {
+            ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                          "the server in %s:%ui has \"mta_sts on\" but "
+                          "no \"mta-sts.<domain>\" name and no "
+                          "\"mta_sts_domains\": it answers for any "
+                          "mta-sts.* host that reaches it",
+                          cscfp[s]->file_name, cscfp[s]->line);
+        }
     }
 
     return NGX_OK;
@@ -769,8 +874,8 @@ ngx_http_mtasts_build_hash(ngx_conf_t *cf, ngx_http_mtasts_main_conf_t *mmcf,
     ngx_qsort(k, keys->nelts, sizeof(ngx_http_mtasts_key_t),
               ngx_http_mtasts_cmp_keys);
 
-    e = ngx_palloc(cf->pool, keys->nelts * sizeof(ngx_http_mtasts_entry_t)
-                             + 1);
+    e = ngx_pcalloc(cf->pool, keys->nelts * sizeof(ngx_http_mtasts_entry_t)
+                              + 1);
     names = ngx_palloc(cf->temp_pool,
                        keys->nelts * sizeof(ngx_hash_key_t) + 1);
     if (e == NULL || names == NULL) {
@@ -823,6 +928,21 @@ ngx_http_mtasts_build_hash(ngx_conf_t *cf, ngx_http_mtasts_main_conf_t *mmcf,
     }
 
     mmcf->ndomains = n;
+
+    /* the domains in name order, for the status location */
+
+    mmcf->list = ngx_palloc(cf->pool,
+                            (n + 1) * sizeof(ngx_http_mtasts_entry_t *));
+    if (mmcf->list == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        mmcf->list[i] = names[i].value;
+    }
+
+    ngx_qsort(mmcf->list, n, sizeof(ngx_http_mtasts_entry_t *),
+              ngx_http_mtasts_cmp_list);
 
     /*
      * Buckets wide enough for the longest name, and as many buckets as
@@ -936,4 +1056,175 @@ ngx_http_mtasts_check_ids(ngx_conf_t *cf, ngx_hash_key_t *names,
             }
         }
     }
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_mtasts_cmp_list(const void *one, const void *two)
+{
+    ngx_http_mtasts_entry_t *const  *a = one;
+    ngx_http_mtasts_entry_t *const  *b = two;
+
+    return (int) ngx_memn2cmp((*a)->domain.data, (*b)->domain.data,
+                              (*a)->domain.len, (*b)->domain.len);
+}
+
+
+static char *
+ngx_http_mtasts_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mtasts_main_conf_t *mmcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_mtasts_status_handler;
+
+    mmcf->status = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * mta_sts_resolver address[:port] ... [timeout=time] [attempts=n];
+ * c-ares takes addresses only, so names are refused here
+ */
+
+static char *
+ngx_http_mtasts_resolver(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mtasts_main_conf_t *mmcf = conf;
+
+    u_char      *p, *last;
+    ngx_str_t   *value, s;
+    ngx_int_t    n;
+    ngx_uint_t   i;
+    ngx_addr_t   addr;
+
+    if (mmcf->resolver.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    p = ngx_pnalloc(cf->pool, (cf->args->nelts - 1) * (NGX_SOCKADDR_STRLEN
+                                                       + 1));
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    mmcf->resolver.data = p;
+    last = p + (cf->args->nelts - 1) * (NGX_SOCKADDR_STRLEN + 1);
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+            s.len = value[i].len - 8;
+            s.data = value[i].data + 8;
+
+            n = ngx_parse_time(&s, 0);
+            if (n == NGX_ERROR || n == 0) {
+                return ngx_http_mtasts_invalid(cf, &cmd->name, &value[i],
+                                               "the timeout must be a time, "
+                                               "as in \"timeout=2s\"");
+            }
+
+            mmcf->resolver_timeout = (ngx_msec_t) n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "attempts=", 9) == 0) {
+            n = ngx_atoi(value[i].data + 9, value[i].len - 9);
+            if (n == NGX_ERROR || n < 1 || n > 10) {
+                return ngx_http_mtasts_invalid(cf, &cmd->name, &value[i],
+                                               "attempts must be a number "
+                                               "from 1 to 10");
+            }
+
+            mmcf->resolver_attempts = (ngx_uint_t) n;
+            continue;
+        }
+
+        if (ngx_parse_addr_port(cf->pool, &addr, value[i].data, value[i].len)
+            != NGX_OK)
+        {
+            return ngx_http_mtasts_invalid(cf, &cmd->name, &value[i],
+                                           "it must be an IP address with "
+                                           "an optional port, as in "
+                                           "\"127.0.0.1:53\" or "
+                                           "\"[::1]:5353\"");
+        }
+
+        if (ngx_inet_get_port(addr.sockaddr) == 0) {
+            ngx_inet_set_port(addr.sockaddr, 53);
+        }
+
+        if (p != mmcf->resolver.data) {
+            *p++ = ',';
+        }
+
+        p += ngx_sock_ntop(addr.sockaddr, addr.socklen, p, last - p, 1);
+    }
+
+    mmcf->resolver.len = p - mmcf->resolver.data;
+
+    if (mmcf->resolver.len == 0) {
+        return "needs at least one address";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_mtasts_interval(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mtasts_main_conf_t *mmcf = conf;
+
+    ngx_int_t   t;
+    ngx_str_t  *value;
+
+    if (mmcf->interval != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        mmcf->interval = 0;
+        return NGX_CONF_OK;
+    }
+
+    t = ngx_parse_time(&value[1], 1);
+
+    if (t == NGX_ERROR || t < 10) {
+        return ngx_http_mtasts_invalid(cf, &cmd->name, &value[1],
+                                       "it must be \"off\" or a time of "
+                                       "at least 10 seconds, as in \"1h\"");
+    }
+
+    mmcf->interval = t;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mtasts_init_process(ngx_cycle_t *cycle)
+{
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    return ngx_http_mtasts_status_init_process(cycle);
+}
+
+
+static void
+ngx_http_mtasts_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_mtasts_status_exit_process(cycle);
 }

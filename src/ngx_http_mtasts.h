@@ -34,6 +34,10 @@ typedef struct {
 } ngx_http_mtasts_name_t;
 
 
+typedef struct ngx_http_mtasts_node_s  ngx_http_mtasts_node_t;
+typedef struct ngx_http_mtasts_sh_s    ngx_http_mtasts_sh_t;
+
+
 typedef struct {
     ngx_flag_t                    enable;
     ngx_uint_t                    mode;
@@ -49,6 +53,7 @@ typedef struct {
     ngx_str_t                     body;
     ngx_str_t                     policy_id;
     ngx_uint_t                    hosted;      /* any mta-sts.* host */
+    void                         *ssl;         /* its ssl server conf */
 } ngx_http_mtasts_srv_conf_t;
 
 
@@ -58,13 +63,27 @@ struct ngx_http_mtasts_entry_s {
     ngx_str_t                     domain;
     ngx_http_mtasts_srv_conf_t   *conf;
     ngx_http_mtasts_entry_t      *next;        /* same domain, other server */
+    ngx_http_mtasts_node_t       *node;        /* its results, shared */
 };
 
 
 typedef struct {
     ngx_hash_t                    domains;     /* ngx_http_mtasts_entry_t */
+    ngx_http_mtasts_entry_t     **list;        /* one per domain, sorted */
     ngx_uint_t                    ndomains;
     ngx_uint_t                    enabled;     /* servers with "mta_sts on" */
+
+    /* the self-check */
+    ngx_flag_t                    status;      /* a status location */
+    ngx_str_t                     resolver;    /* "addr:port,..." */
+    ngx_msec_t                    resolver_timeout;
+    ngx_uint_t                    resolver_attempts;
+    time_t                        interval;    /* 0: off */
+    time_t                        stale;       /* a check is abandoned */
+    ngx_shm_zone_t               *shm_zone;
+    ngx_slab_pool_t              *shpool;
+    ngx_http_mtasts_sh_t         *sh;
+    ngx_uint_t                    generation;
 } ngx_http_mtasts_main_conf_t;
 
 
@@ -77,7 +96,8 @@ char *ngx_http_mtasts_build_policy(ngx_conf_t *cf,
 
 ngx_int_t ngx_http_mtasts_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_mtasts_find(ngx_http_request_t *r,
-    ngx_http_mtasts_srv_conf_t *mscf, ngx_str_t *domain);
+    ngx_http_mtasts_srv_conf_t *mscf, ngx_str_t *domain,
+    ngx_http_mtasts_entry_t **entry);
 ngx_int_t ngx_http_mtasts_add_variables(ngx_conf_t *cf);
 
 

@@ -7,7 +7,7 @@
  */
 
 
-#include "ngx_http_mtasts.h"
+#include "ngx_http_mtasts_status.h"
 
 
 typedef enum {
@@ -68,16 +68,28 @@ ngx_http_mtasts_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_mtasts_send(ngx_http_request_t *r, ngx_http_mtasts_srv_conf_t *mscf)
 {
-    ngx_int_t         rc;
-    ngx_str_t         domain;
-    ngx_buf_t        *b;
-    ngx_chain_t       out;
-    ngx_table_elt_t  *h;
+    ngx_int_t                 rc, found;
+    ngx_str_t                 domain;
+    ngx_buf_t                *b;
+    ngx_uint_t                n;
+    ngx_chain_t               out;
+    ngx_table_elt_t          *h;
+    ngx_http_mtasts_entry_t  *entry;
 
     rc = ngx_http_discard_request_body(r);
 
     if (rc != NGX_OK) {
         return rc;
+    }
+
+    found = ngx_http_mtasts_find(r, mscf, &domain, &entry);
+
+    if (found == NGX_OK && entry && entry->node) {
+        n = (r->method == NGX_HTTP_GET) ? NGX_HTTP_MTASTS_REQ_GET
+            : (r->method == NGX_HTTP_HEAD) ? NGX_HTTP_MTASTS_REQ_HEAD
+            : NGX_HTTP_MTASTS_REQ_OTHER;
+
+        (void) ngx_atomic_fetch_add(&entry->node->requests[n], 1);
     }
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
@@ -96,7 +108,7 @@ ngx_http_mtasts_send(ngx_http_request_t *r, ngx_http_mtasts_srv_conf_t *mscf)
         return NGX_HTTP_NOT_ALLOWED;
     }
 
-    if (ngx_http_mtasts_find(r, mscf, &domain) != NGX_OK) {
+    if (found != NGX_OK) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "mta-sts: no policy for host \"%V\"",
                        &r->headers_in.server);
@@ -151,7 +163,7 @@ ngx_http_mtasts_send(ngx_http_request_t *r, ngx_http_mtasts_srv_conf_t *mscf)
 
 ngx_int_t
 ngx_http_mtasts_find(ngx_http_request_t *r, ngx_http_mtasts_srv_conf_t *mscf,
-    ngx_str_t *domain)
+    ngx_str_t *domain, ngx_http_mtasts_entry_t **entry)
 {
     ngx_str_t                     *host;
     ngx_uint_t                     key;
@@ -171,6 +183,8 @@ ngx_http_mtasts_find(ngx_http_request_t *r, ngx_http_mtasts_srv_conf_t *mscf,
     domain->data = host->data + sizeof(NGX_HTTP_MTASTS_PREFIX) - 1;
     domain->len = host->len - (sizeof(NGX_HTTP_MTASTS_PREFIX) - 1);
 
+    *entry = NULL;
+
     if (mscf->hosted) {
         return NGX_OK;
     }
@@ -184,6 +198,7 @@ ngx_http_mtasts_find(ngx_http_request_t *r, ngx_http_mtasts_srv_conf_t *mscf,
          e = e->next)
     {
         if (e->conf == mscf) {
+            *entry = e;
             return NGX_OK;
         }
     }
@@ -216,11 +231,14 @@ ngx_http_mtasts_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
 {
     ngx_str_t                    domain, *s;
+    ngx_http_mtasts_entry_t     *entry;
     ngx_http_mtasts_srv_conf_t  *mscf;
 
     mscf = ngx_http_get_module_srv_conf(r, ngx_http_mtasts_module);
 
-    if (!mscf->enable || ngx_http_mtasts_find(r, mscf, &domain) != NGX_OK) {
+    if (!mscf->enable
+        || ngx_http_mtasts_find(r, mscf, &domain, &entry) != NGX_OK)
+    {
         v->not_found = 1;
         return NGX_OK;
     }

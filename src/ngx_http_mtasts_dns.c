@@ -1,0 +1,380 @@
+
+/*
+ * Copyright (C) ngx_http_mtasts_module authors
+ *
+ * Asynchronous DNS for the self-checks: one c-ares channel per worker,
+ * driven by the worker's own event loop.  c-ares opens and closes its
+ * sockets; nginx watches them (level-triggered: c-ares reads a TCP answer's
+ * length and body in separate calls) and keeps one timer for its timeouts.
+ */
+
+
+#include "ngx_http_mtasts_dns.h"
+
+
+typedef struct {
+    ares_socket_t                 fd;
+    ngx_connection_t             *connection;
+} ngx_http_mtasts_dns_sock_t;
+
+
+typedef struct {
+    ares_channel                  channel;
+    ngx_event_t                   timer;
+    ngx_log_t                    *log;
+    ngx_http_mtasts_dns_sock_t    socks[NGX_HTTP_MTASTS_DNS_SOCKS];
+    ngx_uint_t                    nsocks;
+    ngx_uint_t                    active;
+} ngx_http_mtasts_dns_t;
+
+
+static void ngx_http_mtasts_dns_sock_state(void *data, ares_socket_t fd,
+    int readable, int writable);
+static ngx_int_t ngx_http_mtasts_dns_watch(ngx_event_t *ev, int on,
+    ngx_int_t event);
+static void ngx_http_mtasts_dns_read(ngx_event_t *ev);
+static void ngx_http_mtasts_dns_write(ngx_event_t *ev);
+static void ngx_http_mtasts_dns_timeout(ngx_event_t *ev);
+static void ngx_http_mtasts_dns_arm(void);
+
+
+/* per worker: a worker lives for one configuration */
+static ngx_http_mtasts_dns_t  ngx_http_mtasts_dns;
+
+
+ngx_int_t
+ngx_http_mtasts_dns_init(ngx_cycle_t *cycle, ngx_str_t *servers,
+    ngx_msec_t timeout, ngx_uint_t attempts)
+{
+    int                    rc;
+    u_char                *csv;
+    struct ares_options    opts;
+    ngx_http_mtasts_dns_t *dns;
+
+    dns = &ngx_http_mtasts_dns;
+
+    rc = ares_library_init(ARES_LIB_INIT_ALL);
+    if (rc != ARES_SUCCESS) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "mta_sts: ares_library_init() failed: %s",
+                      ares_strerror(rc));
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&opts, sizeof(struct ares_options));
+
+    opts.sock_state_cb = ngx_http_mtasts_dns_sock_state;
+    opts.sock_state_cb_data = dns;
+    opts.timeout = (int) timeout;
+    opts.tries = (int) attempts;
+
+    /*
+     * NOCHECKRESP: SERVFAIL and REFUSED reach the callback as what they
+     * are, instead of "connection refused" after trying every server;
+     * the operator has to tell them apart
+     */
+
+    opts.flags = ARES_FLAG_NOSEARCH|ARES_FLAG_NOALIASES
+                 |ARES_FLAG_NOCHECKRESP;
+
+    rc = ares_init_options(&dns->channel, &opts,
+                           ARES_OPT_SOCK_STATE_CB|ARES_OPT_TIMEOUTMS
+                           |ARES_OPT_TRIES|ARES_OPT_FLAGS);
+    if (rc != ARES_SUCCESS) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "mta_sts: ares_init_options() failed: %s",
+                      ares_strerror(rc));
+        ares_library_cleanup();
+        return NGX_ERROR;
+    }
+
+    if (servers->len) {
+        csv = ngx_pnalloc(cycle->pool, servers->len + 1);
+        if (csv == NULL) {
+            goto failed;
+        }
+
+        (void) ngx_cpystrn(csv, servers->data, servers->len + 1);
+
+        rc = ares_set_servers_ports_csv(dns->channel, (char *) csv);
+        if (rc != ARES_SUCCESS) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                          "mta_sts: ares_set_servers_ports_csv(\"%s\") "
+                          "failed: %s", csv, ares_strerror(rc));
+            goto failed;
+        }
+    }
+
+    dns->log = cycle->log;
+    dns->timer.handler = ngx_http_mtasts_dns_timeout;
+    dns->timer.log = cycle->log;
+    dns->timer.data = dns;
+    dns->timer.cancelable = 1;
+    dns->active = 1;
+
+    return NGX_OK;
+
+failed:
+
+    ares_destroy(dns->channel);
+    ares_library_cleanup();
+
+    return NGX_ERROR;
+}
+
+
+void
+ngx_http_mtasts_dns_exit(void)
+{
+    ngx_http_mtasts_dns_t  *dns;
+
+    dns = &ngx_http_mtasts_dns;
+
+    if (!dns->active) {
+        return;
+    }
+
+    /* pending queries end with ARES_EDESTRUCTION, sockets are released */
+
+    ares_destroy(dns->channel);
+    ares_library_cleanup();
+
+    if (dns->timer.timer_set) {
+        ngx_del_timer(&dns->timer);
+    }
+
+    dns->active = 0;
+}
+
+
+ngx_int_t
+ngx_http_mtasts_dns_query(const char *name, int type,
+    ares_callback handler, void *data)
+{
+    ngx_http_mtasts_dns_t  *dns;
+
+    dns = &ngx_http_mtasts_dns;
+
+    if (!dns->active) {
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, dns->log, 0,
+                   "mta-sts dns query \"%s\" type %d", name, type);
+
+    /* the handler may run before ares_query() returns */
+
+    ares_query(dns->channel, name, 1 /* C_IN */, type, handler, data);
+
+    ngx_http_mtasts_dns_arm();
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_mtasts_dns_sock_state(void *data, ares_socket_t fd, int readable,
+    int writable)
+{
+    ngx_http_mtasts_dns_t *dns = data;
+
+    ngx_uint_t         i;
+    ngx_connection_t  *c;
+
+    for (i = 0; i < dns->nsocks; i++) {
+        if (dns->socks[i].fd == fd) {
+            break;
+        }
+    }
+
+    c = (i < dns->nsocks) ? dns->socks[i].connection : NULL;
+
+    if (!readable && !writable) {
+
+        /* c-ares closes the socket itself once this returns */
+
+        if (c == NULL) {
+            return;
+        }
+
+        (void) ngx_http_mtasts_dns_watch(c->read, 0, NGX_READ_EVENT);
+        (void) ngx_http_mtasts_dns_watch(c->write, 0, NGX_WRITE_EVENT);
+
+        if (c->read->posted) {
+            ngx_delete_posted_event(c->read);
+        }
+
+        if (c->write->posted) {
+            ngx_delete_posted_event(c->write);
+        }
+
+        ngx_free_connection(c);
+        c->fd = (ngx_socket_t) -1;
+
+        dns->socks[i] = dns->socks[--dns->nsocks];
+        return;
+    }
+
+    if (c == NULL) {
+
+        if (dns->nsocks == NGX_HTTP_MTASTS_DNS_SOCKS) {
+            ngx_log_error(NGX_LOG_ALERT, dns->log, 0,
+                          "mta_sts: too many resolver sockets");
+            return;
+        }
+
+        c = ngx_get_connection((ngx_socket_t) fd, dns->log);
+        if (c == NULL) {
+            return;
+        }
+
+        c->data = dns;
+        c->read->handler = ngx_http_mtasts_dns_read;
+        c->write->handler = ngx_http_mtasts_dns_write;
+        c->read->log = dns->log;
+        c->write->log = dns->log;
+
+        dns->socks[dns->nsocks].fd = fd;
+        dns->socks[dns->nsocks].connection = c;
+        dns->nsocks++;
+    }
+
+    if (ngx_http_mtasts_dns_watch(c->read, readable, NGX_READ_EVENT)
+        != NGX_OK
+        || ngx_http_mtasts_dns_watch(c->write, writable, NGX_WRITE_EVENT)
+           != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ALERT, dns->log, ngx_socket_errno,
+                      "mta_sts: could not watch a resolver socket");
+    }
+}
+
+
+static ngx_int_t
+ngx_http_mtasts_dns_watch(ngx_event_t *ev, int on, ngx_int_t event)
+{
+    if (on && !ev->active) {
+        return ngx_add_event(ev, event, NGX_LEVEL_EVENT);
+    }
+
+    if (!on && ev->active) {
+        return ngx_del_event(ev, event, 0);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_mtasts_dns_read(ngx_event_t *ev)
+{
+    ngx_connection_t  *c = ev->data;
+
+    ngx_http_mtasts_dns_t  *dns;
+
+    /* the connection may be freed inside ares_process_fd() */
+
+    dns = c->data;
+
+    ares_process_fd(dns->channel, (ares_socket_t) c->fd, ARES_SOCKET_BAD);
+
+    ngx_http_mtasts_dns_arm();
+}
+
+
+static void
+ngx_http_mtasts_dns_write(ngx_event_t *ev)
+{
+    ngx_connection_t  *c = ev->data;
+
+    ngx_http_mtasts_dns_t  *dns;
+
+    dns = c->data;
+
+    ares_process_fd(dns->channel, ARES_SOCKET_BAD, (ares_socket_t) c->fd);
+
+    ngx_http_mtasts_dns_arm();
+}
+
+
+static void
+ngx_http_mtasts_dns_timeout(ngx_event_t *ev)
+{
+    ngx_http_mtasts_dns_t  *dns = ev->data;
+
+    ares_process_fd(dns->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+
+    ngx_http_mtasts_dns_arm();
+}
+
+
+/*
+ * One timer for c-ares' next deadline.  ares_timeout() rounds down and
+ * says 0 just before a deadline: wait at least 1 ms, or the loop spins.
+ */
+
+static void
+ngx_http_mtasts_dns_arm(void)
+{
+    ngx_msec_t              ms;
+    struct timeval          tv, *tvp;
+    ngx_http_mtasts_dns_t  *dns;
+
+    dns = &ngx_http_mtasts_dns;
+
+    if (!dns->active) {
+        return;
+    }
+
+    tvp = ares_timeout(dns->channel, NULL, &tv);
+
+    if (dns->timer.timer_set) {
+        ngx_del_timer(&dns->timer);
+    }
+
+    if (tvp == NULL) {
+        return;
+    }
+
+    ms = (ngx_msec_t) tvp->tv_sec * 1000 + (tvp->tv_usec + 999) / 1000;
+
+    ngx_add_timer(&dns->timer, ms ? ms : 1);
+}
+
+
+const char *
+ngx_http_mtasts_dns_strerror(int status)
+{
+    switch (status) {
+
+    case ARES_ENOTFOUND:
+        return "NXDOMAIN, the name does not exist";
+
+    case ARES_ENODATA:
+        return "no record of that type";
+
+    case ARES_ESERVFAIL:
+        return "SERVFAIL from the resolver";
+
+    case ARES_EREFUSED:
+        return "REFUSED by the resolver";
+
+    case ARES_ETIMEOUT:
+        return "timeout, no answer from the resolver";
+
+    case ARES_ECONNREFUSED:
+        return "the resolver refused the connection";
+
+    case ARES_EFORMERR:
+        return "FORMERR from the resolver";
+
+    case ARES_EBADRESP:
+        return "a malformed answer";
+
+    case ARES_EDESTRUCTION:
+        return "the worker is shutting down";
+
+    default:
+        return ares_strerror(status);
+    }
+}

@@ -1,0 +1,1437 @@
+
+/*
+ * Copyright (C) ngx_http_mtasts_module authors
+ *
+ * The formats of the status location: JSON, text, Prometheus, HTML and
+ * zone file.  Each format runs twice over the same view: once to measure
+ * the body, once to fill one buffer of exactly that size.
+ */
+
+
+#include "ngx_http_mtasts_status.h"
+
+
+#define NGX_HTTP_MTASTS_TXT_MAX   255        /* bytes in a TXT string */
+#define NGX_HTTP_MTASTS_FMT_LEN   256        /* numbers, times: no strings */
+#define NGX_HTTP_MTASTS_NCOLS     (3 + NGX_HTTP_MTASTS_NCHECKS)
+
+
+#define ngx_http_mtasts_puts(out, s)                                         \
+    ngx_http_mtasts_put(out, (u_char *) s, sizeof(s) - 1)
+
+#define ngx_http_mtasts_put_str(out, s)                                      \
+    ngx_http_mtasts_put(out, (s)->data, (s)->len)
+
+
+typedef struct {
+    ngx_http_mtasts_item_t       *item;
+    ngx_http_mtasts_check_t      *checks;      /* the result's, or pending */
+    ngx_uint_t                    status;
+    ngx_str_t                     sts;         /* the records to publish */
+    ngx_str_t                     tlsrpt;      /* empty: no rua */
+} ngx_http_mtasts_row_t;
+
+
+typedef struct {
+    ngx_http_mtasts_view_t       *view;
+    ngx_http_mtasts_row_t        *rows;
+    u_char                       *pos;         /* NULL: measuring */
+    u_char                       *end;
+    size_t                        size;
+    ngx_uint_t                    overflow;
+} ngx_http_mtasts_out_t;
+
+
+typedef void (*ngx_http_mtasts_format_pt)(ngx_http_mtasts_out_t *out);
+typedef void (*ngx_http_mtasts_put_pt)(ngx_http_mtasts_out_t *out,
+    ngx_str_t *s);
+
+
+static ngx_chain_t *ngx_http_mtasts_render(ngx_http_request_t *r,
+    ngx_http_mtasts_view_t *view, ngx_http_mtasts_format_pt format);
+
+static void ngx_http_mtasts_json_body(ngx_http_mtasts_out_t *out);
+static void ngx_http_mtasts_json_domain(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_text_body(ngx_http_mtasts_out_t *out);
+static void ngx_http_mtasts_text_cols(ngx_http_mtasts_row_t *row,
+    ngx_str_t *cols);
+static void ngx_http_mtasts_text_row(ngx_http_mtasts_out_t *out,
+    ngx_str_t *cols, size_t *width);
+static void ngx_http_mtasts_prometheus_body(ngx_http_mtasts_out_t *out);
+static void ngx_http_mtasts_prometheus_state(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row, ngx_str_t *check, ngx_uint_t state);
+static void ngx_http_mtasts_html_body(ngx_http_mtasts_out_t *out);
+static void ngx_http_mtasts_html_section(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_html_found(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_zone_body(ngx_http_mtasts_out_t *out);
+
+static ngx_uint_t ngx_http_mtasts_room(ngx_http_mtasts_out_t *out,
+    size_t len);
+static void ngx_http_mtasts_put(ngx_http_mtasts_out_t *out, u_char *data,
+    size_t len);
+static void ngx_http_mtasts_pad(ngx_http_mtasts_out_t *out, size_t n);
+static void ngx_http_mtasts_printf(ngx_http_mtasts_out_t *out,
+    const char *fmt, ...);
+static void ngx_http_mtasts_put_time(ngx_http_mtasts_out_t *out, time_t t);
+static void ngx_http_mtasts_put_bool(ngx_http_mtasts_out_t *out,
+    ngx_uint_t v);
+static void ngx_http_mtasts_put_json(ngx_http_mtasts_out_t *out,
+    ngx_str_t *s);
+static void ngx_http_mtasts_put_json_or_null(ngx_http_mtasts_out_t *out,
+    ngx_str_t *s);
+static void ngx_http_mtasts_put_text(ngx_http_mtasts_out_t *out,
+    ngx_str_t *s);
+static void ngx_http_mtasts_put_label(ngx_http_mtasts_out_t *out,
+    ngx_str_t *s);
+static void ngx_http_mtasts_put_html(ngx_http_mtasts_out_t *out,
+    ngx_str_t *s);
+static u_char *ngx_http_mtasts_utf8_run(u_char *p, u_char *last,
+    ngx_uint_t ctl);
+static void ngx_http_mtasts_put_record(ngx_http_mtasts_out_t *out,
+    ngx_str_t *record, ngx_str_t *domain, ngx_http_mtasts_put_pt put);
+
+
+ngx_str_t  ngx_http_mtasts_states[] = {
+    ngx_string("ok"),
+    ngx_string("skipped"),
+    ngx_string("pending"),
+    ngx_string("warning"),
+    ngx_string("error"),
+    ngx_null_string
+};
+
+
+ngx_str_t  ngx_http_mtasts_check_names[] = {
+    ngx_string("sts_record"),
+    ngx_string("tlsrpt_record"),
+    ngx_string("mx"),
+    ngx_string("policy_host"),
+    ngx_string("certificate"),
+    ngx_null_string
+};
+
+
+static ngx_http_mtasts_check_t  ngx_http_mtasts_unchecked[] = {
+    { NGX_HTTP_MTASTS_PENDING, ngx_string("not checked yet") },
+    { NGX_HTTP_MTASTS_PENDING, ngx_string("not checked yet") },
+    { NGX_HTTP_MTASTS_PENDING, ngx_string("not checked yet") },
+    { NGX_HTTP_MTASTS_PENDING, ngx_string("not checked yet") },
+    { NGX_HTTP_MTASTS_PENDING, ngx_string("not checked yet") }
+};
+
+
+static ngx_str_t  ngx_http_mtasts_text_head[] = {
+    ngx_string("DOMAIN"),
+    ngx_string("STATUS"),
+    ngx_string("MODE"),
+    ngx_string("STS_RECORD"),
+    ngx_string("TLSRPT_RECORD"),
+    ngx_string("MX"),
+    ngx_string("POLICY_HOST"),
+    ngx_string("CERTIFICATE")
+};
+
+
+static ngx_str_t  ngx_http_mtasts_html_checks[] = {
+    ngx_string("STS record"),
+    ngx_string("TLS-RPT record"),
+    ngx_string("MX"),
+    ngx_string("Policy host"),
+    ngx_string("Certificate")
+};
+
+
+static ngx_str_t  ngx_http_mtasts_methods[] = {
+    ngx_string("GET"),
+    ngx_string("HEAD"),
+    ngx_string("other")
+};
+
+
+ngx_chain_t *
+ngx_http_mtasts_json(ngx_http_request_t *r, ngx_http_mtasts_view_t *view)
+{
+    return ngx_http_mtasts_render(r, view, ngx_http_mtasts_json_body);
+}
+
+
+ngx_chain_t *
+ngx_http_mtasts_text(ngx_http_request_t *r, ngx_http_mtasts_view_t *view)
+{
+    return ngx_http_mtasts_render(r, view, ngx_http_mtasts_text_body);
+}
+
+
+ngx_chain_t *
+ngx_http_mtasts_prometheus(ngx_http_request_t *r,
+    ngx_http_mtasts_view_t *view)
+{
+    return ngx_http_mtasts_render(r, view, ngx_http_mtasts_prometheus_body);
+}
+
+
+ngx_chain_t *
+ngx_http_mtasts_html(ngx_http_request_t *r, ngx_http_mtasts_view_t *view)
+{
+    return ngx_http_mtasts_render(r, view, ngx_http_mtasts_html_body);
+}
+
+
+ngx_chain_t *
+ngx_http_mtasts_zone(ngx_http_request_t *r, ngx_http_mtasts_view_t *view)
+{
+    return ngx_http_mtasts_render(r, view, ngx_http_mtasts_zone_body);
+}
+
+
+ngx_int_t
+ngx_http_mtasts_sts_record(ngx_pool_t *pool, ngx_http_mtasts_item_t *item,
+    ngx_str_t *out)
+{
+    size_t                       len;
+    u_char                      *p;
+    ngx_http_mtasts_srv_conf_t  *conf;
+
+    conf = item->conf;
+
+    len = sizeof("_mta-sts.. IN TXT \"v=STSv1; id=\"") - 1
+          + item->domain.len + conf->policy_id.len;
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = p;
+    out->len = ngx_sprintf(p, "_mta-sts.%V. IN TXT \"v=STSv1; id=%V\"",
+                           &item->domain, &conf->policy_id)
+               - p;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A TXT string holds at most 255 bytes: a longer record is written as
+ * several strings, which a reader concatenates.
+ */
+
+ngx_int_t
+ngx_http_mtasts_tlsrpt_record(ngx_pool_t *pool, ngx_http_mtasts_item_t *item,
+    ngx_str_t *out)
+{
+    size_t                       len, vlen, nstr, n;
+    u_char                      *p, *v, *s, *last;
+    ngx_str_t                   *uri;
+    ngx_uint_t                   i;
+    ngx_http_mtasts_srv_conf_t  *conf;
+
+    conf = item->conf;
+
+    if (conf->rua == NULL || conf->rua->nelts == 0) {
+        out->len = 0;
+        out->data = NULL;
+        return NGX_OK;
+    }
+
+    uri = conf->rua->elts;
+
+    vlen = sizeof("v=TLSRPTv1; rua=") - 1 + conf->rua->nelts - 1;
+
+    for (i = 0; i < conf->rua->nelts; i++) {
+        vlen += uri[i].len;
+    }
+
+    /* each string quoted, a space between two strings */
+
+    nstr = (vlen + NGX_HTTP_MTASTS_TXT_MAX - 1) / NGX_HTTP_MTASTS_TXT_MAX;
+
+    len = sizeof("_smtp._tls.. IN TXT ") - 1 + item->domain.len
+          + vlen + nstr * 3 - 1;
+
+    /* the value first, then the record made of it */
+
+    v = ngx_pnalloc(pool, vlen + len);
+    if (v == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(v, "v=TLSRPTv1; rua=", sizeof("v=TLSRPTv1; rua=") - 1);
+
+    for (i = 0; i < conf->rua->nelts; i++) {
+        if (i) {
+            *p++ = ',';
+        }
+
+        p = ngx_cpymem(p, uri[i].data, uri[i].len);
+    }
+
+    last = p;
+    out->data = p;
+
+    p = ngx_sprintf(p, "_smtp._tls.%V. IN TXT ", &item->domain);
+
+    for (s = v; s < last; s += n) {
+        n = ngx_min((size_t) (last - s), NGX_HTTP_MTASTS_TXT_MAX);
+
+        if (s != v) {
+            *p++ = ' ';
+        }
+
+        *p++ = '"';
+        p = ngx_cpymem(p, s, n);
+        *p++ = '"';
+    }
+
+    out->len = p - out->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_chain_t *
+ngx_http_mtasts_render(ngx_http_request_t *r, ngx_http_mtasts_view_t *view,
+    ngx_http_mtasts_format_pt format)
+{
+    ngx_buf_t               *b;
+    ngx_uint_t               i;
+    ngx_chain_t             *cl;
+    ngx_http_mtasts_out_t    out;
+    ngx_http_mtasts_row_t   *row;
+    ngx_http_mtasts_item_t  *item;
+
+    ngx_memzero(&out, sizeof(ngx_http_mtasts_out_t));
+
+    out.view = view;
+    out.rows = ngx_palloc(r->pool,
+                          view->nitems * sizeof(ngx_http_mtasts_row_t));
+    if (out.rows == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < view->nitems; i++) {
+        item = &view->items[i];
+        row = &out.rows[i];
+
+        row->item = item;
+
+        if (item->result) {
+            row->checks = item->result->checks;
+            row->status = item->result->status;
+
+        } else {
+            row->checks = ngx_http_mtasts_unchecked;
+            row->status = NGX_HTTP_MTASTS_PENDING;
+        }
+
+        if (ngx_http_mtasts_sts_record(r->pool, item, &row->sts) != NGX_OK
+            || ngx_http_mtasts_tlsrpt_record(r->pool, item, &row->tlsrpt)
+               != NGX_OK)
+        {
+            return NULL;
+        }
+    }
+
+    /* measure, then fill */
+
+    format(&out);
+
+    b = ngx_create_temp_buf(r->pool, out.size);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    out.pos = b->pos;
+    out.end = b->end;
+
+    format(&out);
+
+    if (out.overflow) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "mta-sts status changed while rendered");
+        return NULL;
+    }
+
+    b->last = out.pos;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mta-sts status: %ui domains, %uz bytes",
+                   view->nitems, out.size);
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    return cl;
+}
+
+
+static void
+ngx_http_mtasts_json_body(ngx_http_mtasts_out_t *out)
+{
+    ngx_uint_t  i;
+
+    ngx_http_mtasts_puts(out, "{\"generated\":\"");
+    ngx_http_mtasts_put_time(out, out->view->now);
+    ngx_http_mtasts_puts(out, "\",\"domains\":{");
+
+    for (i = 0; i < out->view->nitems; i++) {
+        if (i) {
+            ngx_http_mtasts_puts(out, ",");
+        }
+
+        ngx_http_mtasts_json_domain(out, &out->rows[i]);
+    }
+
+    ngx_http_mtasts_puts(out, "}}\n");
+}
+
+
+static void
+ngx_http_mtasts_json_domain(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    time_t                       left;
+    ngx_str_t                   *mx, *state;
+    ngx_uint_t                   i;
+    ngx_http_mtasts_item_t      *item;
+    ngx_http_mtasts_result_t    *res;
+    ngx_http_mtasts_srv_conf_t  *conf;
+
+    item = row->item;
+    conf = item->conf;
+    res = item->result;
+
+    ngx_http_mtasts_put_json(out, &item->domain);
+
+    ngx_http_mtasts_puts(out, ":{\"status\":");
+    ngx_http_mtasts_put_json(out, &ngx_http_mtasts_states[row->status]);
+
+    ngx_http_mtasts_puts(out, ",\"checked\":");
+
+    if (res) {
+        ngx_http_mtasts_puts(out, "\"");
+        ngx_http_mtasts_put_time(out, res->checked);
+        ngx_http_mtasts_puts(out, "\"");
+
+    } else {
+        ngx_http_mtasts_puts(out, "null");
+    }
+
+    ngx_http_mtasts_puts(out, ",\"checking\":");
+    ngx_http_mtasts_put_bool(out, item->in_flight);
+
+    ngx_http_mtasts_puts(out, ",\"enforce_ready\":");
+    ngx_http_mtasts_put_bool(out, res && res->enforce_ready);
+
+    /* the policy served */
+
+    ngx_http_mtasts_puts(out, ",\"policy\":{\"mode\":");
+    ngx_http_mtasts_put_json(out, &ngx_http_mtasts_modes[conf->mode]);
+    ngx_http_mtasts_puts(out, ",\"mx\":[");
+
+    if (conf->mx) {
+        mx = conf->mx->elts;
+
+        for (i = 0; i < conf->mx->nelts; i++) {
+            if (i) {
+                ngx_http_mtasts_puts(out, ",");
+            }
+
+            ngx_http_mtasts_put_json(out, &mx[i]);
+        }
+    }
+
+    ngx_http_mtasts_printf(out, "],\"max_age\":%T,\"id\":", conf->max_age);
+    ngx_http_mtasts_put_json(out, &conf->policy_id);
+
+    /* what to publish, and what DNS publishes */
+
+    ngx_http_mtasts_puts(out, "},\"records\":{\"mta_sts\":");
+    ngx_http_mtasts_put_json(out, &row->sts);
+    ngx_http_mtasts_puts(out, ",\"tlsrpt\":");
+    ngx_http_mtasts_put_json_or_null(out, &row->tlsrpt);
+
+    ngx_http_mtasts_puts(out, "},\"published\":{\"sts_id\":");
+    ngx_http_mtasts_put_json_or_null(out, res ? &res->sts_id : NULL);
+    ngx_http_mtasts_puts(out, ",\"tlsrpt\":");
+    ngx_http_mtasts_put_json_or_null(out, res ? &res->tlsrpt : NULL);
+
+    ngx_http_mtasts_puts(out, "},\"mx_hosts\":[");
+
+    for (i = 0; res && i < res->nmx; i++) {
+        if (i) {
+            ngx_http_mtasts_puts(out, ",");
+        }
+
+        ngx_http_mtasts_puts(out, "{\"name\":");
+        ngx_http_mtasts_put_json(out, &res->mx[i].name);
+        ngx_http_mtasts_printf(out, ",\"preference\":%ui,\"matched\":",
+                               res->mx[i].pref);
+        ngx_http_mtasts_put_bool(out, res->mx[i].matched);
+        ngx_http_mtasts_puts(out, "}");
+    }
+
+    ngx_http_mtasts_puts(out, "],\"policy_host_addresses\":[");
+
+    for (i = 0; res && i < res->naddresses; i++) {
+        if (i) {
+            ngx_http_mtasts_puts(out, ",");
+        }
+
+        ngx_http_mtasts_put_json(out, &res->addresses[i]);
+    }
+
+    ngx_http_mtasts_puts(out, "],\"certificate\":");
+
+    if (res && res->cert_expires) {
+        left = res->cert_expires - out->view->now;
+
+        ngx_http_mtasts_puts(out, "{\"expires\":\"");
+        ngx_http_mtasts_put_time(out, res->cert_expires);
+        ngx_http_mtasts_printf(out, "\",\"days_left\":%T}",
+                               left / 86400 - (left % 86400 < 0));
+
+    } else {
+        ngx_http_mtasts_puts(out, "null");
+    }
+
+    ngx_http_mtasts_printf(out,
+                           ",\"requests\":{\"GET\":%uA,\"HEAD\":%uA,"
+                           "\"other\":%uA}",
+                           item->requests[NGX_HTTP_MTASTS_REQ_GET],
+                           item->requests[NGX_HTTP_MTASTS_REQ_HEAD],
+                           item->requests[NGX_HTTP_MTASTS_REQ_OTHER]);
+
+    ngx_http_mtasts_puts(out, ",\"checks\":{");
+
+    for (i = 0; i < NGX_HTTP_MTASTS_NCHECKS; i++) {
+        if (i) {
+            ngx_http_mtasts_puts(out, ",");
+        }
+
+        state = &ngx_http_mtasts_states[row->checks[i].state];
+
+        ngx_http_mtasts_put_json(out, &ngx_http_mtasts_check_names[i]);
+        ngx_http_mtasts_puts(out, ":{\"status\":");
+        ngx_http_mtasts_put_json(out, state);
+        ngx_http_mtasts_puts(out, ",\"message\":");
+        ngx_http_mtasts_put_json(out, &row->checks[i].message);
+        ngx_http_mtasts_puts(out, "}");
+    }
+
+    ngx_http_mtasts_puts(out, "}}");
+}
+
+
+static void
+ngx_http_mtasts_text_body(ngx_http_mtasts_out_t *out)
+{
+    size_t                   width[NGX_HTTP_MTASTS_NCOLS];
+    ngx_str_t               *state, cols[NGX_HTTP_MTASTS_NCOLS];
+    ngx_uint_t               i, c, k, header;
+    ngx_http_mtasts_row_t   *row;
+    ngx_http_mtasts_item_t  *item;
+
+    /* the widths of the columns first */
+
+    for (k = 0; k < NGX_HTTP_MTASTS_NCOLS; k++) {
+        width[k] = ngx_http_mtasts_text_head[k].len;
+    }
+
+    for (i = 0; i < out->view->nitems; i++) {
+        ngx_http_mtasts_text_cols(&out->rows[i], cols);
+
+        for (k = 0; k < NGX_HTTP_MTASTS_NCOLS; k++) {
+            width[k] = ngx_max(width[k], cols[k].len);
+        }
+    }
+
+    ngx_http_mtasts_text_row(out, ngx_http_mtasts_text_head, width);
+
+    for (i = 0; i < out->view->nitems; i++) {
+        ngx_http_mtasts_text_cols(&out->rows[i], cols);
+        ngx_http_mtasts_text_row(out, cols, width);
+    }
+
+    /* what is wrong, and what is being done */
+
+    header = 0;
+
+    for (i = 0; i < out->view->nitems; i++) {
+        row = &out->rows[i];
+        item = row->item;
+
+        if (row->status == NGX_HTTP_MTASTS_OK && !item->in_flight) {
+            continue;
+        }
+
+        if (!header) {
+            ngx_http_mtasts_puts(out, "\n");
+            header = 1;
+        }
+
+        if (item->in_flight) {
+            ngx_http_mtasts_put_text(out, &item->domain);
+            ngx_http_mtasts_puts(out, ": a check is running\n");
+        }
+
+        for (c = 0; c < NGX_HTTP_MTASTS_NCHECKS; c++) {
+            if (row->checks[c].state == NGX_HTTP_MTASTS_OK) {
+                continue;
+            }
+
+            state = &ngx_http_mtasts_states[row->checks[c].state];
+
+            ngx_http_mtasts_put_text(out, &item->domain);
+            ngx_http_mtasts_puts(out, " ");
+            ngx_http_mtasts_put_str(out, &ngx_http_mtasts_check_names[c]);
+            ngx_http_mtasts_puts(out, ": ");
+            ngx_http_mtasts_put_str(out, state);
+            ngx_http_mtasts_puts(out, ": ");
+            ngx_http_mtasts_put_text(out, &row->checks[c].message);
+            ngx_http_mtasts_puts(out, "\n");
+        }
+    }
+
+    /* the records to publish where DNS does not have them right */
+
+    header = 0;
+
+    for (i = 0; i < out->view->nitems; i++) {
+        row = &out->rows[i];
+
+        if (row->checks[NGX_HTTP_MTASTS_STS_RECORD].state
+            == NGX_HTTP_MTASTS_OK
+            && row->checks[NGX_HTTP_MTASTS_TLSRPT].state
+               == NGX_HTTP_MTASTS_OK)
+        {
+            continue;
+        }
+
+        if (!header) {
+            ngx_http_mtasts_puts(out, "\nrecords to publish:\n");
+            header = 1;
+        }
+
+        if (row->checks[NGX_HTTP_MTASTS_STS_RECORD].state
+            != NGX_HTTP_MTASTS_OK)
+        {
+            ngx_http_mtasts_put_text(out, &row->sts);
+            ngx_http_mtasts_puts(out, "\n");
+        }
+
+        if (row->checks[NGX_HTTP_MTASTS_TLSRPT].state != NGX_HTTP_MTASTS_OK) {
+            ngx_http_mtasts_put_record(out, &row->tlsrpt, &row->item->domain,
+                                       ngx_http_mtasts_put_text);
+        }
+    }
+}
+
+
+static void
+ngx_http_mtasts_text_cols(ngx_http_mtasts_row_t *row, ngx_str_t *cols)
+{
+    ngx_uint_t  c;
+
+    cols[0] = row->item->domain;
+    cols[1] = ngx_http_mtasts_states[row->status];
+    cols[2] = ngx_http_mtasts_modes[row->item->conf->mode];
+
+    for (c = 0; c < NGX_HTTP_MTASTS_NCHECKS; c++) {
+        cols[3 + c] = ngx_http_mtasts_states[row->checks[c].state];
+    }
+}
+
+
+static void
+ngx_http_mtasts_text_row(ngx_http_mtasts_out_t *out, ngx_str_t *cols,
+    size_t *width)
+{
+    ngx_uint_t  k;
+
+    for (k = 0; k < NGX_HTTP_MTASTS_NCOLS; k++) {
+        ngx_http_mtasts_put_text(out, &cols[k]);
+
+        if (k + 1 < NGX_HTTP_MTASTS_NCOLS) {
+            ngx_http_mtasts_pad(out, width[k] - cols[k].len + 2);
+        }
+    }
+
+    ngx_http_mtasts_puts(out, "\n");
+}
+
+
+static void
+ngx_http_mtasts_prometheus_body(ngx_http_mtasts_out_t *out)
+{
+    ngx_uint_t                   i, c, m;
+    ngx_http_mtasts_row_t       *row;
+    ngx_http_mtasts_item_t      *item;
+    ngx_http_mtasts_srv_conf_t  *conf;
+
+    ngx_http_mtasts_puts(out,
+        "# HELP mta_sts_domains Domains whose MTA-STS policy is served "
+        "here.\n"
+        "# TYPE mta_sts_domains gauge\n");
+
+    ngx_http_mtasts_printf(out, "mta_sts_domains %ui\n", out->view->nitems);
+
+    ngx_http_mtasts_puts(out,
+        "# HELP mta_sts_check_state State of a self-check of a domain, "
+        "1 for the current state.\n"
+        "# TYPE mta_sts_check_state gauge\n");
+
+    for (i = 0; i < out->view->nitems; i++) {
+        row = &out->rows[i];
+
+        for (c = 0; c < NGX_HTTP_MTASTS_NCHECKS; c++) {
+            ngx_http_mtasts_prometheus_state(out, row,
+                                             &ngx_http_mtasts_check_names[c],
+                                             row->checks[c].state);
+        }
+    }
+
+    ngx_http_mtasts_puts(out,
+        "# HELP mta_sts_domain_state State of a domain: its worst check, "
+        "1 for the current state.\n"
+        "# TYPE mta_sts_domain_state gauge\n");
+
+    for (i = 0; i < out->view->nitems; i++) {
+        row = &out->rows[i];
+
+        ngx_http_mtasts_prometheus_state(out, row, NULL, row->status);
+    }
+
+    ngx_http_mtasts_puts(out,
+        "# HELP mta_sts_enforce_ready Whether a domain passes every check "
+        "that \"mta_sts_mode enforce\" needs.\n"
+        "# TYPE mta_sts_enforce_ready gauge\n");
+
+    for (i = 0; i < out->view->nitems; i++) {
+        item = out->rows[i].item;
+
+        ngx_http_mtasts_puts(out, "mta_sts_enforce_ready{domain=\"");
+        ngx_http_mtasts_put_label(out, &item->domain);
+        ngx_http_mtasts_printf(out, "\"} %d\n",
+                               item->result && item->result->enforce_ready);
+    }
+
+    ngx_http_mtasts_puts(out,
+        "# HELP mta_sts_policy_info The policy served for a domain.\n"
+        "# TYPE mta_sts_policy_info gauge\n");
+
+    for (i = 0; i < out->view->nitems; i++) {
+        item = out->rows[i].item;
+        conf = item->conf;
+
+        ngx_http_mtasts_puts(out, "mta_sts_policy_info{domain=\"");
+        ngx_http_mtasts_put_label(out, &item->domain);
+        ngx_http_mtasts_puts(out, "\",mode=\"");
+        ngx_http_mtasts_put_label(out, &ngx_http_mtasts_modes[conf->mode]);
+        ngx_http_mtasts_puts(out, "\",id=\"");
+        ngx_http_mtasts_put_label(out, &conf->policy_id);
+        ngx_http_mtasts_puts(out, "\"} 1\n");
+    }
+
+    ngx_http_mtasts_puts(out,
+        "# HELP mta_sts_policy_max_age_seconds The max_age of the policy "
+        "served for a domain.\n"
+        "# TYPE mta_sts_policy_max_age_seconds gauge\n");
+
+    for (i = 0; i < out->view->nitems; i++) {
+        item = out->rows[i].item;
+
+        ngx_http_mtasts_puts(out, "mta_sts_policy_max_age_seconds{domain=\"");
+        ngx_http_mtasts_put_label(out, &item->domain);
+        ngx_http_mtasts_printf(out, "\"} %T\n", item->conf->max_age);
+    }
+
+    ngx_http_mtasts_puts(out,
+        "# HELP mta_sts_last_check_timestamp_seconds When the last check "
+        "of a domain ended.\n"
+        "# TYPE mta_sts_last_check_timestamp_seconds gauge\n");
+
+    for (i = 0; i < out->view->nitems; i++) {
+        item = out->rows[i].item;
+
+        if (item->result == NULL) {
+            continue;
+        }
+
+        ngx_http_mtasts_puts(out,
+                             "mta_sts_last_check_timestamp_seconds{domain=\"");
+        ngx_http_mtasts_put_label(out, &item->domain);
+        ngx_http_mtasts_printf(out, "\"} %T\n", item->result->checked);
+    }
+
+    ngx_http_mtasts_puts(out,
+        "# HELP mta_sts_certificate_expiry_timestamp_seconds When the "
+        "certificate served for mta-sts.<domain> expires.\n"
+        "# TYPE mta_sts_certificate_expiry_timestamp_seconds gauge\n");
+
+    for (i = 0; i < out->view->nitems; i++) {
+        item = out->rows[i].item;
+
+        if (item->result == NULL || item->result->cert_expires == 0) {
+            continue;
+        }
+
+        ngx_http_mtasts_puts(out,
+                             "mta_sts_certificate_expiry_timestamp_seconds"
+                             "{domain=\"");
+        ngx_http_mtasts_put_label(out, &item->domain);
+        ngx_http_mtasts_printf(out, "\"} %T\n", item->result->cert_expires);
+    }
+
+    ngx_http_mtasts_puts(out,
+        "# HELP mta_sts_policy_requests_total Policy requests for a domain "
+        "answered by this server since it started.\n"
+        "# TYPE mta_sts_policy_requests_total counter\n");
+
+    for (i = 0; i < out->view->nitems; i++) {
+        item = out->rows[i].item;
+
+        for (m = 0; m < NGX_HTTP_MTASTS_NREQ; m++) {
+            ngx_http_mtasts_puts(out,
+                                 "mta_sts_policy_requests_total{domain=\"");
+            ngx_http_mtasts_put_label(out, &item->domain);
+            ngx_http_mtasts_puts(out, "\",method=\"");
+            ngx_http_mtasts_put_str(out, &ngx_http_mtasts_methods[m]);
+            ngx_http_mtasts_printf(out, "\"} %uA\n", item->requests[m]);
+        }
+    }
+}
+
+
+/* a state set: one sample per state, 1 for the current one */
+
+static void
+ngx_http_mtasts_prometheus_state(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row, ngx_str_t *check, ngx_uint_t state)
+{
+    ngx_uint_t  s;
+
+    for (s = 0; ngx_http_mtasts_states[s].len; s++) {
+
+        if (check) {
+            ngx_http_mtasts_puts(out, "mta_sts_check_state{domain=\"");
+            ngx_http_mtasts_put_label(out, &row->item->domain);
+            ngx_http_mtasts_puts(out, "\",check=\"");
+            ngx_http_mtasts_put_str(out, check);
+
+        } else {
+            ngx_http_mtasts_puts(out, "mta_sts_domain_state{domain=\"");
+            ngx_http_mtasts_put_label(out, &row->item->domain);
+        }
+
+        ngx_http_mtasts_puts(out, "\",state=\"");
+        ngx_http_mtasts_put_str(out, &ngx_http_mtasts_states[s]);
+        ngx_http_mtasts_printf(out, "\"} %d\n", s == state);
+    }
+}
+
+
+static void
+ngx_http_mtasts_html_body(ngx_http_mtasts_out_t *out)
+{
+    ngx_str_t               *state;
+    ngx_uint_t               i, c;
+    ngx_http_mtasts_row_t   *row;
+    ngx_http_mtasts_item_t  *item;
+
+    ngx_http_mtasts_puts(out,
+        "<!DOCTYPE html>\n"
+        "<html lang=\"en\">\n"
+        "<head>\n"
+        "<meta charset=\"utf-8\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width\">\n"
+        "<title>MTA-STS status</title>\n"
+        "<style>\n"
+        "body{font-family:sans-serif;margin:1em 2em;color:#222}\n"
+        "table{border-collapse:collapse}\n"
+        "th,td{border:1px solid #bbb;padding:.25em .6em;text-align:left}\n"
+        "th{background:#eee}\n"
+        "section{border-top:1px solid #bbb;margin-top:1.5em}\n"
+        "dt{font-weight:bold;margin-top:.4em}\n"
+        "dd{margin-left:1.5em}\n"
+        "pre{background:#f4f4f4;padding:.5em;overflow-x:auto}\n"
+        "span.s{padding:0 .4em;border-radius:.2em}\n"
+        ".ok{background:#b9e4b9}\n"
+        ".warning{background:#ffd88a}\n"
+        ".error{background:#f5a9a9}\n"
+        ".pending,.skipped{background:#ddd}\n"
+        "</style>\n"
+        "</head>\n"
+        "<body>\n"
+        "<h1>MTA-STS status</h1>\n"
+        "<p>Generated <time>");
+
+    ngx_http_mtasts_put_time(out, out->view->now);
+
+    ngx_http_mtasts_printf(out, "</time>, %ui domains.</p>\n",
+                           out->view->nitems);
+
+    ngx_http_mtasts_puts(out,
+        "<table>\n"
+        "<thead><tr><th>Domain</th><th>Status</th><th>Mode</th>");
+
+    for (c = 0; c < NGX_HTTP_MTASTS_NCHECKS; c++) {
+        ngx_http_mtasts_puts(out, "<th>");
+        ngx_http_mtasts_put_str(out, &ngx_http_mtasts_html_checks[c]);
+        ngx_http_mtasts_puts(out, "</th>");
+    }
+
+    ngx_http_mtasts_puts(out, "</tr></thead>\n<tbody>\n");
+
+    for (i = 0; i < out->view->nitems; i++) {
+        row = &out->rows[i];
+        item = row->item;
+        state = &ngx_http_mtasts_states[row->status];
+
+        ngx_http_mtasts_puts(out, "<tr><td><a href=\"#");
+        ngx_http_mtasts_put_html(out, &item->domain);
+        ngx_http_mtasts_puts(out, "\">");
+        ngx_http_mtasts_put_html(out, &item->domain);
+        ngx_http_mtasts_puts(out, "</a></td><td class=\"");
+        ngx_http_mtasts_put_str(out, state);
+        ngx_http_mtasts_puts(out, "\">");
+        ngx_http_mtasts_put_str(out, state);
+
+        if (item->in_flight) {
+            ngx_http_mtasts_puts(out, " (checking)");
+        }
+
+        ngx_http_mtasts_puts(out, "</td><td>");
+        ngx_http_mtasts_put_str(out, &ngx_http_mtasts_modes[item->conf->mode]);
+        ngx_http_mtasts_puts(out, "</td>");
+
+        for (c = 0; c < NGX_HTTP_MTASTS_NCHECKS; c++) {
+            state = &ngx_http_mtasts_states[row->checks[c].state];
+
+            ngx_http_mtasts_puts(out, "<td class=\"");
+            ngx_http_mtasts_put_str(out, state);
+            ngx_http_mtasts_puts(out, "\" title=\"");
+            ngx_http_mtasts_put_html(out, &row->checks[c].message);
+            ngx_http_mtasts_puts(out, "\">");
+            ngx_http_mtasts_put_str(out, state);
+            ngx_http_mtasts_puts(out, "</td>");
+        }
+
+        ngx_http_mtasts_puts(out, "</tr>\n");
+    }
+
+    ngx_http_mtasts_puts(out, "</tbody>\n</table>\n");
+
+    for (i = 0; i < out->view->nitems; i++) {
+        ngx_http_mtasts_html_section(out, &out->rows[i]);
+    }
+
+    ngx_http_mtasts_puts(out, "</body>\n</html>\n");
+}
+
+
+static void
+ngx_http_mtasts_html_section(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    ngx_str_t                   *state, *mx;
+    ngx_uint_t                   c, i;
+    ngx_http_mtasts_item_t      *item;
+    ngx_http_mtasts_srv_conf_t  *conf;
+
+    item = row->item;
+    conf = item->conf;
+    state = &ngx_http_mtasts_states[row->status];
+
+    ngx_http_mtasts_puts(out, "<section id=\"");
+    ngx_http_mtasts_put_html(out, &item->domain);
+    ngx_http_mtasts_puts(out, "\">\n<h2>");
+    ngx_http_mtasts_put_html(out, &item->domain);
+    ngx_http_mtasts_puts(out, "</h2>\n<p>Status <span class=\"s ");
+    ngx_http_mtasts_put_str(out, state);
+    ngx_http_mtasts_puts(out, "\">");
+    ngx_http_mtasts_put_str(out, state);
+    ngx_http_mtasts_puts(out, "</span>, ");
+
+    if (item->result) {
+        ngx_http_mtasts_puts(out, "checked <time>");
+        ngx_http_mtasts_put_time(out, item->result->checked);
+        ngx_http_mtasts_puts(out, "</time>");
+
+    } else {
+        ngx_http_mtasts_puts(out, "not checked yet");
+    }
+
+    if (item->in_flight) {
+        ngx_http_mtasts_puts(out, ", a check is running");
+    }
+
+    if (item->result && item->result->enforce_ready) {
+        ngx_http_mtasts_puts(out, ", ready for mode enforce");
+    }
+
+    ngx_http_mtasts_puts(out, ".</p>\n<h3>Checks</h3>\n<dl>\n");
+
+    for (c = 0; c < NGX_HTTP_MTASTS_NCHECKS; c++) {
+        state = &ngx_http_mtasts_states[row->checks[c].state];
+
+        ngx_http_mtasts_puts(out, "<dt>");
+        ngx_http_mtasts_put_str(out, &ngx_http_mtasts_html_checks[c]);
+        ngx_http_mtasts_puts(out, "</dt><dd><span class=\"s ");
+        ngx_http_mtasts_put_str(out, state);
+        ngx_http_mtasts_puts(out, "\">");
+        ngx_http_mtasts_put_str(out, state);
+        ngx_http_mtasts_puts(out, "</span> ");
+        ngx_http_mtasts_put_html(out, &row->checks[c].message);
+        ngx_http_mtasts_puts(out, "</dd>\n");
+    }
+
+    ngx_http_mtasts_puts(out,
+        "</dl>\n"
+        "<h3>Policy</h3>\n"
+        "<dl>\n"
+        "<dt>mode</dt><dd>");
+    ngx_http_mtasts_put_str(out, &ngx_http_mtasts_modes[conf->mode]);
+    ngx_http_mtasts_puts(out, "</dd>\n<dt>mx</dt>");
+
+    if (conf->mx && conf->mx->nelts) {
+        mx = conf->mx->elts;
+
+        for (i = 0; i < conf->mx->nelts; i++) {
+            ngx_http_mtasts_puts(out, "<dd>");
+            ngx_http_mtasts_put_html(out, &mx[i]);
+            ngx_http_mtasts_puts(out, "</dd>");
+        }
+
+    } else {
+        ngx_http_mtasts_puts(out, "<dd>none</dd>");
+    }
+
+    ngx_http_mtasts_printf(out, "\n<dt>max_age</dt><dd>%T</dd>\n"
+                           "<dt>id</dt><dd>", conf->max_age);
+    ngx_http_mtasts_put_html(out, &conf->policy_id);
+    ngx_http_mtasts_puts(out, "</dd>\n</dl>\n");
+
+    ngx_http_mtasts_html_found(out, row);
+
+    ngx_http_mtasts_puts(out, "<h3>Records to publish</h3>\n<pre>");
+    ngx_http_mtasts_put_html(out, &row->sts);
+    ngx_http_mtasts_puts(out, "\n");
+    ngx_http_mtasts_put_record(out, &row->tlsrpt, &item->domain,
+                               ngx_http_mtasts_put_html);
+    ngx_http_mtasts_puts(out, "</pre>\n</section>\n");
+}
+
+
+/* what the last check found in DNS and on this server */
+
+static void
+ngx_http_mtasts_html_found(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    time_t                     left;
+    ngx_uint_t                 i;
+    ngx_http_mtasts_result_t  *res;
+
+    res = row->item->result;
+
+    if (res == NULL) {
+        return;
+    }
+
+    ngx_http_mtasts_puts(out,
+        "<h3>Found</h3>\n"
+        "<dl>\n"
+        "<dt>published policy id</dt><dd>");
+
+    if (res->sts_id.len) {
+        ngx_http_mtasts_put_html(out, &res->sts_id);
+
+    } else {
+        ngx_http_mtasts_puts(out, "none");
+    }
+
+    ngx_http_mtasts_puts(out, "</dd>\n<dt>published TLS-RPT</dt><dd>");
+
+    if (res->tlsrpt.len) {
+        ngx_http_mtasts_put_html(out, &res->tlsrpt);
+
+    } else {
+        ngx_http_mtasts_puts(out, "none");
+    }
+
+    ngx_http_mtasts_puts(out, "</dd>\n<dt>MX hosts</dt>");
+
+    for (i = 0; i < res->nmx; i++) {
+        ngx_http_mtasts_printf(out, "<dd>%ui ", res->mx[i].pref);
+        ngx_http_mtasts_put_html(out, &res->mx[i].name);
+
+        if (!res->mx[i].matched) {
+            ngx_http_mtasts_puts(out, " (matches no mx pattern)");
+        }
+
+        ngx_http_mtasts_puts(out, "</dd>");
+    }
+
+    if (res->nmx == 0) {
+        ngx_http_mtasts_puts(out, "<dd>none</dd>");
+    }
+
+    ngx_http_mtasts_puts(out, "\n<dt>addresses of mta-sts.");
+    ngx_http_mtasts_put_html(out, &row->item->domain);
+    ngx_http_mtasts_puts(out, "</dt>");
+
+    for (i = 0; i < res->naddresses; i++) {
+        ngx_http_mtasts_puts(out, "<dd>");
+        ngx_http_mtasts_put_html(out, &res->addresses[i]);
+        ngx_http_mtasts_puts(out, "</dd>");
+    }
+
+    if (res->naddresses == 0) {
+        ngx_http_mtasts_puts(out, "<dd>none</dd>");
+    }
+
+    ngx_http_mtasts_puts(out, "\n<dt>certificate expires</dt><dd>");
+
+    if (res->cert_expires) {
+        left = res->cert_expires - out->view->now;
+
+        ngx_http_mtasts_puts(out, "<time>");
+        ngx_http_mtasts_put_time(out, res->cert_expires);
+        ngx_http_mtasts_puts(out, "</time>");
+
+        if (left > 0) {
+            ngx_http_mtasts_printf(out, ", %T days left", left / 86400);
+
+        } else {
+            ngx_http_mtasts_puts(out, ", expired");
+        }
+
+    } else {
+        ngx_http_mtasts_puts(out, "not known");
+    }
+
+    ngx_http_mtasts_puts(out, "</dd>\n</dl>\n");
+}
+
+
+static void
+ngx_http_mtasts_zone_body(ngx_http_mtasts_out_t *out)
+{
+    ngx_uint_t               i;
+    ngx_http_mtasts_row_t   *row;
+    ngx_http_mtasts_item_t  *item;
+
+    ngx_http_mtasts_puts(out, "; MTA-STS records generated ");
+    ngx_http_mtasts_put_time(out, out->view->now);
+    ngx_http_mtasts_puts(out, "\n");
+
+    for (i = 0; i < out->view->nitems; i++) {
+        row = &out->rows[i];
+        item = row->item;
+
+        ngx_http_mtasts_puts(out, "\n; ");
+        ngx_http_mtasts_put_text(out, &item->domain);
+        ngx_http_mtasts_puts(out, ": mode ");
+        ngx_http_mtasts_put_str(out, &ngx_http_mtasts_modes[item->conf->mode]);
+        ngx_http_mtasts_puts(out, ", status ");
+        ngx_http_mtasts_put_str(out, &ngx_http_mtasts_states[row->status]);
+        ngx_http_mtasts_puts(out, "\n");
+
+        ngx_http_mtasts_put_text(out, &row->sts);
+        ngx_http_mtasts_puts(out, "\n");
+        ngx_http_mtasts_put_record(out, &row->tlsrpt, &item->domain,
+                                   ngx_http_mtasts_put_text);
+
+        if (row->checks[NGX_HTTP_MTASTS_POLICY_HOST].state
+            != NGX_HTTP_MTASTS_OK)
+        {
+            ngx_http_mtasts_puts(out, "; mta-sts.");
+            ngx_http_mtasts_put_text(out, &item->domain);
+            ngx_http_mtasts_puts(out, " needs an A/AAAA record (or CNAME) "
+                                 "pointing at this server\n");
+        }
+    }
+}
+
+
+/*
+ * Whether "len" bytes are to be written now: not while measuring, and
+ * never past the buffer, should the view have changed since.
+ */
+
+static ngx_uint_t
+ngx_http_mtasts_room(ngx_http_mtasts_out_t *out, size_t len)
+{
+    if (out->pos == NULL) {
+        out->size += len;
+        return 0;
+    }
+
+    if ((size_t) (out->end - out->pos) < len) {
+        out->overflow = 1;
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static void
+ngx_http_mtasts_put(ngx_http_mtasts_out_t *out, u_char *data, size_t len)
+{
+    if (ngx_http_mtasts_room(out, len)) {
+        out->pos = ngx_cpymem(out->pos, data, len);
+    }
+}
+
+
+static void
+ngx_http_mtasts_pad(ngx_http_mtasts_out_t *out, size_t n)
+{
+    if (ngx_http_mtasts_room(out, n)) {
+        ngx_memset(out->pos, ' ', n);
+        out->pos += n;
+    }
+}
+
+
+/* numbers and times only: the result must fit NGX_HTTP_MTASTS_FMT_LEN */
+
+static void
+ngx_http_mtasts_printf(ngx_http_mtasts_out_t *out, const char *fmt, ...)
+{
+    u_char   *p;
+    va_list   args;
+    u_char    buf[NGX_HTTP_MTASTS_FMT_LEN];
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(buf, buf + sizeof(buf), fmt, args);
+    va_end(args);
+
+    ngx_http_mtasts_put(out, buf, p - buf);
+}
+
+
+static void
+ngx_http_mtasts_put_time(ngx_http_mtasts_out_t *out, time_t t)
+{
+    ngx_tm_t  tm;
+
+    ngx_gmtime(t, &tm);
+
+    ngx_http_mtasts_printf(out, "%4d-%02d-%02dT%02d:%02d:%02dZ",
+                           tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                           tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
+}
+
+
+static void
+ngx_http_mtasts_put_bool(ngx_http_mtasts_out_t *out, ngx_uint_t v)
+{
+    if (v) {
+        ngx_http_mtasts_puts(out, "true");
+
+    } else {
+        ngx_http_mtasts_puts(out, "false");
+    }
+}
+
+
+/*
+ * A JSON string.  Bytes that are not UTF-8 (DNS may publish anything)
+ * become U+FFFD, so that the document stays valid.
+ */
+
+static void
+ngx_http_mtasts_put_json(ngx_http_mtasts_out_t *out, ngx_str_t *s)
+{
+    u_char  *p, *start, *last;
+    size_t   n;
+
+    ngx_http_mtasts_puts(out, "\"");
+
+    p = s->data;
+    last = s->data + s->len;
+
+    while (p < last) {
+        start = p;
+        p = ngx_http_mtasts_utf8_run(p, last, 1);
+        n = p - start;
+
+        if (ngx_http_mtasts_room(out, n + ngx_escape_json(NULL, start, n))) {
+            out->pos = (u_char *) ngx_escape_json(out->pos, start, n);
+        }
+
+        if (p < last) {
+            ngx_http_mtasts_puts(out, "\\ufffd");
+            p++;
+        }
+    }
+
+    ngx_http_mtasts_puts(out, "\"");
+}
+
+
+static void
+ngx_http_mtasts_put_json_or_null(ngx_http_mtasts_out_t *out, ngx_str_t *s)
+{
+    if (s == NULL || s->len == 0) {
+        ngx_http_mtasts_puts(out, "null");
+        return;
+    }
+
+    ngx_http_mtasts_put_json(out, s);
+}
+
+
+/*
+ * The end of the run of valid UTF-8 at p; without "ctl", control
+ * characters other than tab and line breaks end the run too.
+ */
+
+static u_char *
+ngx_http_mtasts_utf8_run(u_char *p, u_char *last, ngx_uint_t ctl)
+{
+    u_char    *q, *c;
+    uint32_t   u;
+
+    while (p < last) {
+
+        if (*p < 0x80) {
+            if (!ctl
+                && ((*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
+                    || *p == 0x7f))
+            {
+                return p;
+            }
+
+            p++;
+            continue;
+        }
+
+        q = p;
+        u = ngx_utf8_decode(&q, last - p);
+
+        if (u > 0x10ffff || (u >= 0xd800 && u <= 0xdfff)) {
+            return p;
+        }
+
+        for (c = p + 1; c < q; c++) {
+            if ((*c & 0xc0) != 0x80) {
+                return p;
+            }
+        }
+
+        p = q;
+    }
+
+    return p;
+}
+
+
+/* plain ASCII for a terminal: no control characters, no escapes */
+
+static void
+ngx_http_mtasts_put_text(ngx_http_mtasts_out_t *out, ngx_str_t *s)
+{
+    u_char  *p, *last;
+
+    if (!ngx_http_mtasts_room(out, s->len)) {
+        return;
+    }
+
+    last = s->data + s->len;
+
+    for (p = s->data; p < last; p++) {
+        *out->pos++ = (*p < 0x20 || *p > 0x7e) ? '?' : *p;
+    }
+}
+
+
+/* a Prometheus label value: backslash, double quote and newline escaped */
+
+static void
+ngx_http_mtasts_put_label(ngx_http_mtasts_out_t *out, ngx_str_t *s)
+{
+    u_char  *p, *last;
+
+    last = s->data + s->len;
+
+    for (p = s->data; p < last; p++) {
+
+        switch (*p) {
+
+        case '\\':
+            ngx_http_mtasts_puts(out, "\\\\");
+            break;
+
+        case '"':
+            ngx_http_mtasts_puts(out, "\\\"");
+            break;
+
+        case '\n':
+            ngx_http_mtasts_puts(out, "\\n");
+            break;
+
+        default:
+            ngx_http_mtasts_put(out, p, 1);
+        }
+    }
+}
+
+
+/* HTML text; what is not UTF-8, or is a control character, is U+FFFD */
+
+static void
+ngx_http_mtasts_put_html(ngx_http_mtasts_out_t *out, ngx_str_t *s)
+{
+    u_char  *p, *start, *last;
+    size_t   n;
+
+    p = s->data;
+    last = s->data + s->len;
+
+    while (p < last) {
+        start = p;
+        p = ngx_http_mtasts_utf8_run(p, last, 0);
+        n = p - start;
+
+        if (ngx_http_mtasts_room(out, n + ngx_escape_html(NULL, start, n))) {
+            out->pos = (u_char *) ngx_escape_html(out->pos, start, n);
+        }
+
+        if (p < last) {
+            ngx_http_mtasts_puts(out, "\xef\xbf\xbd");
+            p++;
+        }
+    }
+}
+
+
+/* the TLS-RPT record line, or why there is none */
+
+static void
+ngx_http_mtasts_put_record(ngx_http_mtasts_out_t *out, ngx_str_t *record,
+    ngx_str_t *domain, ngx_http_mtasts_put_pt put)
+{
+    if (record->len) {
+        put(out, record);
+        ngx_http_mtasts_puts(out, "\n");
+        return;
+    }
+
+    ngx_http_mtasts_puts(out, "; _smtp._tls.");
+    put(out, domain);
+    ngx_http_mtasts_puts(out, ": no mta_sts_tlsrpt_rua configured\n");
+}

@@ -1,0 +1,714 @@
+
+/*
+ * Copyright (C) ngx_http_mtasts_module authors
+ *
+ * The status location: the shared zone of results, the background rounds
+ * of checks, and the request handler with its formats and refreshes.
+ */
+
+
+#include "ngx_http_mtasts_status.h"
+#include "ngx_http_mtasts_dns.h"
+
+
+#define NGX_HTTP_MTASTS_POLL       100     /* ms, refresh=1 waits */
+
+
+typedef ngx_chain_t *(*ngx_http_mtasts_format_pt)(ngx_http_request_t *r,
+    ngx_http_mtasts_view_t *view);
+
+
+typedef struct {
+    ngx_str_t                     name;
+    ngx_str_t                     type;
+    ngx_http_mtasts_format_pt     render;
+} ngx_http_mtasts_format_t;
+
+
+typedef struct {
+    ngx_http_mtasts_format_t     *format;
+    ngx_http_mtasts_entry_t     **domains;
+    ngx_uint_t                    n;
+    ngx_uint_t                   *serials;     /* before the refresh */
+    time_t                        deadline;
+    ngx_event_t                   poll;
+} ngx_http_mtasts_status_ctx_t;
+
+
+static ngx_int_t ngx_http_mtasts_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static ngx_http_mtasts_node_t *ngx_http_mtasts_node(
+    ngx_http_mtasts_main_conf_t *mmcf, ngx_str_t *domain);
+static void ngx_http_mtasts_round_timer(ngx_event_t *ev);
+static ngx_int_t ngx_http_mtasts_status_args(ngx_http_request_t *r,
+    ngx_http_mtasts_status_ctx_t *ctx, ngx_uint_t *refresh);
+static ngx_int_t ngx_http_mtasts_refreshed(ngx_http_request_t *r,
+    ngx_http_mtasts_status_ctx_t *ctx);
+static void ngx_http_mtasts_status_poll(ngx_event_t *ev);
+static void ngx_http_mtasts_status_cleanup(void *data);
+static ngx_int_t ngx_http_mtasts_status_send(ngx_http_request_t *r,
+    ngx_http_mtasts_status_ctx_t *ctx);
+static ngx_int_t ngx_http_mtasts_snapshot(ngx_http_request_t *r,
+    ngx_http_mtasts_status_ctx_t *ctx, ngx_http_mtasts_view_t *view);
+
+
+static ngx_http_mtasts_format_t  ngx_http_mtasts_formats[] = {
+
+    { ngx_string("json"), ngx_string("application/json"),
+      ngx_http_mtasts_json },
+
+    { ngx_string("text"), ngx_string("text/plain; charset=utf-8"),
+      ngx_http_mtasts_text },
+
+    { ngx_string("prometheus"),
+      ngx_string("text/plain; version=0.0.4; charset=utf-8"),
+      ngx_http_mtasts_prometheus },
+
+    { ngx_string("html"), ngx_string("text/html; charset=utf-8"),
+      ngx_http_mtasts_html },
+
+    { ngx_string("zone"), ngx_string("text/plain; charset=utf-8"),
+      ngx_http_mtasts_zone },
+
+    { ngx_null_string, ngx_null_string, NULL }
+};
+
+
+static ngx_event_t  ngx_http_mtasts_round_event;
+
+
+/*
+ * Called in postconfiguration: a zone sized for the domains, in steps of
+ * powers of two so that a reload with a few more or fewer domains keeps
+ * the zone, and the results in it.
+ */
+
+ngx_int_t
+ngx_http_mtasts_status_init(ngx_conf_t *cf, ngx_http_mtasts_main_conf_t *mmcf)
+{
+    size_t      size, want;
+    ngx_str_t   name = ngx_string("mta_sts");
+
+    want = 256 * 1024 + mmcf->ndomains * 2048;
+
+    for (size = 1024 * 1024; size < want; size <<= 1) { /* void */ }
+
+    mmcf->shm_zone = ngx_shared_memory_add(cf, &name, size,
+                                           &ngx_http_mtasts_module);
+    if (mmcf->shm_zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    mmcf->shm_zone->init = ngx_http_mtasts_init_zone;
+    mmcf->shm_zone->data = mmcf;
+
+    /* longer than any check can take: claims older than that are dead */
+
+    mmcf->stale = 30 + (time_t) (mmcf->resolver_timeout
+                                 * ((1 << mmcf->resolver_attempts) - 1)
+                                 / 1000) * 2;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mtasts_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_mtasts_main_conf_t  *omcf = data;
+
+    size_t                        len;
+    ngx_uint_t                    i;
+    ngx_rbtree_node_t            *n, *sentinel;
+    ngx_http_mtasts_node_t       *node;
+    ngx_http_mtasts_main_conf_t  *mmcf;
+
+    mmcf = shm_zone->data;
+
+    if (omcf) {
+        mmcf->shpool = omcf->shpool;
+        mmcf->sh = omcf->sh;
+
+    } else {
+        mmcf->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+        mmcf->sh = ngx_slab_alloc(mmcf->shpool, sizeof(ngx_http_mtasts_sh_t));
+        if (mmcf->sh == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(mmcf->sh, sizeof(ngx_http_mtasts_sh_t));
+
+        ngx_rbtree_init(&mmcf->sh->rbtree, &mmcf->sh->sentinel,
+                        ngx_str_rbtree_insert_value);
+
+        len = sizeof(" in mta_sts zone \"\"") + shm_zone->shm.name.len;
+
+        mmcf->shpool->log_ctx = ngx_slab_alloc(mmcf->shpool, len);
+        if (mmcf->shpool->log_ctx == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf(mmcf->shpool->log_ctx, " in mta_sts zone \"%V\"%Z",
+                    &shm_zone->shm.name);
+    }
+
+    ngx_shmtx_lock(&mmcf->shpool->mutex);
+
+    mmcf->generation = ++mmcf->sh->generation;
+
+    /* a new configuration is checked soon after it is loaded */
+
+    mmcf->sh->next_round = 0;
+
+    for (i = 0; i < mmcf->ndomains; i++) {
+        node = ngx_http_mtasts_node(mmcf, &mmcf->list[i]->domain);
+        if (node == NULL) {
+            ngx_shmtx_unlock(&mmcf->shpool->mutex);
+            return NGX_ERROR;
+        }
+
+        node->generation = mmcf->generation;
+        mmcf->list[i]->node = node;
+    }
+
+    /* results of domains no longer served are freed, their nodes kept */
+
+    sentinel = mmcf->sh->rbtree.sentinel;
+
+    if (mmcf->sh->rbtree.root != sentinel) {
+        for (n = ngx_rbtree_min(mmcf->sh->rbtree.root, sentinel);
+             n;
+             n = ngx_rbtree_next(&mmcf->sh->rbtree, n))
+        {
+            node = (ngx_http_mtasts_node_t *) n;
+
+            if (node->generation != mmcf->generation && node->result) {
+                ngx_slab_free_locked(mmcf->shpool, node->result);
+                node->result = NULL;
+            }
+        }
+    }
+
+    ngx_shmtx_unlock(&mmcf->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+static ngx_http_mtasts_node_t *
+ngx_http_mtasts_node(ngx_http_mtasts_main_conf_t *mmcf, ngx_str_t *domain)
+{
+    uint32_t                 hash;
+    ngx_http_mtasts_node_t  *node;
+
+    hash = ngx_crc32_short(domain->data, domain->len);
+
+    node = (ngx_http_mtasts_node_t *)
+           ngx_str_rbtree_lookup(&mmcf->sh->rbtree, domain, hash);
+
+    if (node) {
+        return node;
+    }
+
+    node = ngx_slab_calloc_locked(mmcf->shpool,
+                                  sizeof(ngx_http_mtasts_node_t)
+                                  + domain->len);
+    if (node == NULL) {
+        return NULL;
+    }
+
+    node->sn.node.key = hash;
+    node->sn.str.len = domain->len;
+    node->sn.str.data = node->data;
+    ngx_memcpy(node->data, domain->data, domain->len);
+
+    ngx_rbtree_insert(&mmcf->sh->rbtree, &node->sn.node);
+
+    return node;
+}
+
+
+ngx_int_t
+ngx_http_mtasts_status_init_process(ngx_cycle_t *cycle)
+{
+    ngx_event_t                  *ev;
+    ngx_http_mtasts_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_mtasts_module);
+
+    if (mmcf == NULL || mmcf->shm_zone == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_mtasts_dns_init(cycle, &mmcf->resolver,
+                                 mmcf->resolver_timeout,
+                                 mmcf->resolver_attempts)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (mmcf->interval == 0 || mmcf->ndomains == 0) {
+        return NGX_OK;
+    }
+
+    ev = &ngx_http_mtasts_round_event;
+
+    ev->handler = ngx_http_mtasts_round_timer;
+    ev->data = mmcf;
+    ev->log = cycle->log;
+    ev->cancelable = 1;
+
+    /* workers look a little apart, one of them starts the round */
+
+    ngx_add_timer(ev, 1000 + ngx_worker * 100);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_mtasts_status_exit_process(ngx_cycle_t *cycle)
+{
+    if (ngx_http_mtasts_round_event.timer_set) {
+        ngx_del_timer(&ngx_http_mtasts_round_event);
+    }
+
+    ngx_http_mtasts_check_exit();
+    ngx_http_mtasts_dns_exit();
+}
+
+
+static void
+ngx_http_mtasts_round_timer(ngx_event_t *ev)
+{
+    time_t                        now, next;
+    ngx_uint_t                    start;
+    ngx_http_mtasts_main_conf_t  *mmcf;
+
+    mmcf = ev->data;
+
+    if (ngx_exiting || ngx_quit) {
+        return;
+    }
+
+    now = ngx_time();
+    start = 0;
+
+    ngx_shmtx_lock(&mmcf->shpool->mutex);
+
+    if (mmcf->sh->next_round <= now) {
+        mmcf->sh->next_round = now + mmcf->interval;
+        start = 1;
+    }
+
+    next = mmcf->sh->next_round;
+
+    ngx_shmtx_unlock(&mmcf->shpool->mutex);
+
+    if (start) {
+        ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                      "mta_sts: checking %ui domains", mmcf->ndomains);
+
+        (void) ngx_http_mtasts_check_start(mmcf, mmcf->list, mmcf->ndomains,
+                                           ev->log);
+    }
+
+    ngx_add_timer(ev, (ngx_msec_t) (next > now ? next - now : 1) * 1000
+                      + ngx_worker * 100);
+}
+
+
+ngx_int_t
+ngx_http_mtasts_status_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                      rc;
+    ngx_uint_t                     i, refresh;
+    ngx_http_cleanup_t            *cln;
+    ngx_http_mtasts_status_ctx_t  *ctx;
+    ngx_http_mtasts_main_conf_t   *mmcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mtasts_module);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_mtasts_status_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_mtasts_status_args(r, ctx, &refresh);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (!refresh || ctx->n == 0) {
+        return ngx_http_mtasts_status_send(r, ctx);
+    }
+
+    /* refresh=1: wait until every selected domain has been checked anew */
+
+    ctx->serials = ngx_palloc(r->pool, ctx->n * sizeof(ngx_uint_t));
+    if (ctx->serials == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_shmtx_lock(&mmcf->shpool->mutex);
+
+    for (i = 0; i < ctx->n; i++) {
+        ctx->serials[i] = ctx->domains[i]->node->serial;
+    }
+
+    ngx_shmtx_unlock(&mmcf->shpool->mutex);
+
+    if (ngx_http_mtasts_check_start(mmcf, ctx->domains, ctx->n,
+                                    r->connection->log)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_mtasts_refreshed(r, ctx) == NGX_OK) {
+        return ngx_http_mtasts_status_send(r, ctx);
+    }
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_mtasts_status_cleanup;
+    cln->data = ctx;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_mtasts_module);
+
+    /* a client that goes away is noticed while it waits */
+
+    r->read_event_handler = ngx_http_test_reading;
+
+    ctx->deadline = ngx_time() + mmcf->stale;
+    ctx->poll.handler = ngx_http_mtasts_status_poll;
+    ctx->poll.data = r;
+    ctx->poll.log = r->connection->log;
+
+    ngx_add_timer(&ctx->poll, NGX_HTTP_MTASTS_POLL);
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_mtasts_status_args(ngx_http_request_t *r,
+    ngx_http_mtasts_status_ctx_t *ctx, ngx_uint_t *refresh)
+{
+    u_char                       *p, *last;
+    ngx_str_t                     value, domain;
+    ngx_uint_t                    i, key;
+    ngx_list_part_t              *part;
+    ngx_table_elt_t              *h;
+    ngx_http_mtasts_entry_t      *entry;
+    ngx_http_mtasts_format_t     *f;
+    ngx_http_mtasts_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mtasts_module);
+
+    /* format: the argument, else HTML for browsers, else JSON */
+
+    ctx->format = &ngx_http_mtasts_formats[0];
+
+    if (ngx_http_arg(r, (u_char *) "format", 6, &value) == NGX_OK) {
+
+        for (f = ngx_http_mtasts_formats; f->name.len; f++) {
+            if (f->name.len == value.len
+                && ngx_strncmp(f->name.data, value.data, value.len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (f->name.len == 0) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "mta_sts: unknown status format \"%V\"", &value);
+            return NGX_HTTP_BAD_REQUEST;
+        }
+
+        ctx->format = f;
+
+    } else {
+        part = &r->headers_in.headers.part;
+        h = part->elts;
+
+        for (i = 0; /* void */ ; i++) {
+
+            if (i >= part->nelts) {
+                if (part->next == NULL) {
+                    break;
+                }
+
+                part = part->next;
+                h = part->elts;
+                i = 0;
+            }
+
+            if (h[i].key.len == sizeof("Accept") - 1
+                && ngx_strncasecmp(h[i].key.data, (u_char *) "Accept",
+                                   sizeof("Accept") - 1) == 0
+                && ngx_strlcasestrn(h[i].value.data,
+                                    h[i].value.data + h[i].value.len,
+                                    (u_char *) "text/html",
+                                    sizeof("text/html") - 2) != NULL)
+            {
+                ctx->format = &ngx_http_mtasts_formats[3];
+                break;
+            }
+        }
+    }
+
+    *refresh = (ngx_http_arg(r, (u_char *) "refresh", 7, &value) == NGX_OK
+                && value.len == 1 && value.data[0] == '1');
+
+    if (mmcf->shm_zone == NULL || mmcf->ndomains == 0) {
+        ctx->n = 0;
+        return NGX_OK;
+    }
+
+    if (ngx_http_arg(r, (u_char *) "domain", 6, &value) != NGX_OK) {
+        ctx->domains = mmcf->list;
+        ctx->n = mmcf->ndomains;
+        return NGX_OK;
+    }
+
+    /* one domain: lower case, no trailing dot, percent-decoded */
+
+    domain.data = ngx_pnalloc(r->pool, value.len);
+    if (domain.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = domain.data;
+    last = value.data;
+    ngx_unescape_uri(&p, &last, value.len, NGX_UNESCAPE_URI);
+    domain.len = p - domain.data;
+
+    if (domain.len && domain.data[domain.len - 1] == '.') {
+        domain.len--;
+    }
+
+    ngx_strlow(domain.data, domain.data, domain.len);
+
+    key = ngx_hash_key(domain.data, domain.len);
+    entry = ngx_hash_find(&mmcf->domains, key, domain.data, domain.len);
+
+    if (entry == NULL) {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    ctx->domains = ngx_palloc(r->pool, sizeof(ngx_http_mtasts_entry_t *));
+    if (ctx->domains == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->domains[0] = entry;
+    ctx->n = 1;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mtasts_refreshed(ngx_http_request_t *r,
+    ngx_http_mtasts_status_ctx_t *ctx)
+{
+    ngx_uint_t                    i;
+    ngx_int_t                     rc;
+    ngx_http_mtasts_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mtasts_module);
+    rc = NGX_OK;
+
+    ngx_shmtx_lock(&mmcf->shpool->mutex);
+
+    for (i = 0; i < ctx->n; i++) {
+        if (ctx->domains[i]->node->serial == ctx->serials[i]) {
+            rc = NGX_AGAIN;
+            break;
+        }
+    }
+
+    ngx_shmtx_unlock(&mmcf->shpool->mutex);
+
+    return rc;
+}
+
+
+static void
+ngx_http_mtasts_status_poll(ngx_event_t *ev)
+{
+    ngx_http_request_t *r = ev->data;
+
+    ngx_http_mtasts_status_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mtasts_module);
+
+    if (ctx == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (r->connection->error) {
+        ngx_http_finalize_request(r, NGX_HTTP_CLIENT_CLOSED_REQUEST);
+        return;
+    }
+
+    /* answer with what there is when a check outlives its deadline */
+
+    if (ngx_http_mtasts_refreshed(r, ctx) == NGX_AGAIN
+        && ngx_time() < ctx->deadline)
+    {
+        ngx_add_timer(ev, NGX_HTTP_MTASTS_POLL);
+        return;
+    }
+
+    ngx_http_finalize_request(r, ngx_http_mtasts_status_send(r, ctx));
+}
+
+
+static void
+ngx_http_mtasts_status_cleanup(void *data)
+{
+    ngx_http_mtasts_status_ctx_t  *ctx = data;
+
+    if (ctx->poll.timer_set) {
+        ngx_del_timer(&ctx->poll);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_mtasts_status_send(ngx_http_request_t *r,
+    ngx_http_mtasts_status_ctx_t *ctx)
+{
+    off_t                    len;
+    ngx_int_t                rc;
+    ngx_chain_t             *out, *cl;
+    ngx_table_elt_t         *h;
+    ngx_http_mtasts_view_t   view;
+
+    if (ngx_http_mtasts_snapshot(r, ctx, &view) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    out = ctx->format->render(r, &view);
+    if (out == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = 0;
+
+    for (cl = out; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+    }
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = len;
+    r->headers_out.content_type = ctx->format->type;
+    r->headers_out.content_type_len = ctx->format->type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "Cache-Control");
+    ngx_str_set(&h->value, "no-store");
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    return ngx_http_output_filter(r, out);
+}
+
+
+/* the selected domains' results, copied out under the lock */
+
+static ngx_int_t
+ngx_http_mtasts_snapshot(ngx_http_request_t *r,
+    ngx_http_mtasts_status_ctx_t *ctx, ngx_http_mtasts_view_t *view)
+{
+    u_char                       *p;
+    ngx_uint_t                    i, j;
+    ngx_http_mtasts_item_t       *item;
+    ngx_http_mtasts_node_t       *node;
+    ngx_http_mtasts_result_t     *res;
+    ngx_http_mtasts_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mtasts_module);
+
+    view->now = ngx_time();
+    view->nitems = ctx->n;
+    view->items = ngx_pcalloc(r->pool,
+                              (ctx->n + 1) * sizeof(ngx_http_mtasts_item_t));
+    if (view->items == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->n == 0) {
+        return NGX_OK;
+    }
+
+    ngx_shmtx_lock(&mmcf->shpool->mutex);
+
+    for (i = 0; i < ctx->n; i++) {
+        item = &view->items[i];
+        node = ctx->domains[i]->node;
+
+        item->domain = ctx->domains[i]->domain;
+        item->conf = ctx->domains[i]->conf;
+        item->in_flight = (node->started != 0);
+
+        for (j = 0; j < NGX_HTTP_MTASTS_NREQ; j++) {
+            item->requests[j] = node->requests[j];
+        }
+
+        res = node->result;
+
+        if (res == NULL) {
+            continue;
+        }
+
+        p = ngx_palloc(r->pool, res->size);
+        if (p == NULL) {
+            ngx_shmtx_unlock(&mmcf->shpool->mutex);
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(p, res, res->size);
+
+        item->result = (ngx_http_mtasts_result_t *) p;
+        ngx_http_mtasts_result_relocate(item->result, (u_char *) res);
+    }
+
+    ngx_shmtx_unlock(&mmcf->shpool->mutex);
+
+    return NGX_OK;
+}

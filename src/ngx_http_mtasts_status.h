@@ -1,0 +1,163 @@
+
+/*
+ * Copyright (C) ngx_http_mtasts_module authors
+ *
+ * The self-check: results kept in shared memory, and what the status
+ * location renders.
+ */
+
+
+#ifndef _NGX_HTTP_MTASTS_STATUS_H_INCLUDED_
+#define _NGX_HTTP_MTASTS_STATUS_H_INCLUDED_
+
+
+#include "ngx_http_mtasts.h"
+
+
+/* check states, worst last: a domain's status is its worst check */
+
+#define NGX_HTTP_MTASTS_OK            0
+#define NGX_HTTP_MTASTS_SKIPPED       1
+#define NGX_HTTP_MTASTS_PENDING       2
+#define NGX_HTTP_MTASTS_WARNING       3
+#define NGX_HTTP_MTASTS_ERROR         4
+
+/* the checks, in output order */
+
+#define NGX_HTTP_MTASTS_STS_RECORD    0
+#define NGX_HTTP_MTASTS_TLSRPT        1
+#define NGX_HTTP_MTASTS_MX            2
+#define NGX_HTTP_MTASTS_POLICY_HOST   3
+#define NGX_HTTP_MTASTS_CERTIFICATE   4
+#define NGX_HTTP_MTASTS_NCHECKS       5
+
+/* policy request counters */
+
+#define NGX_HTTP_MTASTS_REQ_GET       0
+#define NGX_HTTP_MTASTS_REQ_HEAD      1
+#define NGX_HTTP_MTASTS_REQ_OTHER     2
+#define NGX_HTTP_MTASTS_NREQ          3
+
+
+typedef struct {
+    ngx_uint_t                    state;
+    ngx_str_t                     message;
+} ngx_http_mtasts_check_t;
+
+
+typedef struct {
+    ngx_str_t                     name;        /* as published, no dot */
+    ngx_uint_t                    pref;
+    ngx_uint_t                    matched;     /* by a policy pattern */
+} ngx_http_mtasts_mx_host_t;
+
+
+/*
+ * One domain's results.  A result lives in one block: in the shared zone,
+ * or copied into a request's pool; all its pointers point inside it.
+ */
+
+typedef struct {
+    time_t                        checked;     /* when the round ended */
+    ngx_uint_t                    status;      /* worst check */
+    ngx_uint_t                    enforce_ready;
+
+    ngx_http_mtasts_check_t       checks[NGX_HTTP_MTASTS_NCHECKS];
+
+    ngx_str_t                     sts_id;      /* the id DNS publishes */
+    ngx_str_t                     tlsrpt;      /* the TLS-RPT record */
+
+    ngx_http_mtasts_mx_host_t    *mx;
+    ngx_uint_t                    nmx;
+
+    ngx_str_t                    *addresses;   /* of mta-sts.<domain> */
+    ngx_uint_t                    naddresses;
+
+    time_t                        cert_expires; /* 0: not known */
+
+    size_t                        size;        /* of the whole block */
+} ngx_http_mtasts_result_t;
+
+
+/* a domain's node in the shared zone; never freed while the zone lives */
+
+struct ngx_http_mtasts_node_s {
+    ngx_str_node_t                sn;          /* the domain */
+    ngx_http_mtasts_result_t     *result;      /* NULL: never checked */
+    time_t                        started;     /* check in flight since */
+    ngx_pid_t                     owner;       /* worker running it */
+    ngx_uint_t                    serial;      /* checks completed */
+    ngx_uint_t                    generation;  /* configuration */
+    ngx_atomic_t                  requests[NGX_HTTP_MTASTS_NREQ];
+    u_char                        data[1];
+};
+
+
+struct ngx_http_mtasts_sh_s {
+    ngx_rbtree_t                  rbtree;
+    ngx_rbtree_node_t             sentinel;
+    time_t                        next_round;  /* background check */
+    ngx_uint_t                    generation;  /* configurations loaded */
+};
+
+
+/* what a status request renders: a snapshot taken under the zone lock */
+
+typedef struct {
+    ngx_str_t                     domain;
+    ngx_http_mtasts_srv_conf_t   *conf;        /* the policy served */
+    ngx_http_mtasts_result_t     *result;      /* NULL: pending */
+    ngx_uint_t                    in_flight;
+    ngx_atomic_uint_t             requests[NGX_HTTP_MTASTS_NREQ];
+} ngx_http_mtasts_item_t;
+
+
+typedef struct {
+    time_t                        now;
+    ngx_http_mtasts_item_t       *items;       /* sorted by domain */
+    ngx_uint_t                    nitems;
+} ngx_http_mtasts_view_t;
+
+
+extern ngx_str_t  ngx_http_mtasts_states[];
+extern ngx_str_t  ngx_http_mtasts_check_names[];
+
+
+/* formats: each returns a chain with last_buf set, or NULL on error */
+
+ngx_chain_t *ngx_http_mtasts_json(ngx_http_request_t *r,
+    ngx_http_mtasts_view_t *view);
+ngx_chain_t *ngx_http_mtasts_text(ngx_http_request_t *r,
+    ngx_http_mtasts_view_t *view);
+ngx_chain_t *ngx_http_mtasts_prometheus(ngx_http_request_t *r,
+    ngx_http_mtasts_view_t *view);
+ngx_chain_t *ngx_http_mtasts_html(ngx_http_request_t *r,
+    ngx_http_mtasts_view_t *view);
+ngx_chain_t *ngx_http_mtasts_zone(ngx_http_request_t *r,
+    ngx_http_mtasts_view_t *view);
+
+/* the self-check: shared zone, rounds of checks, the status location */
+
+ngx_int_t ngx_http_mtasts_status_init(ngx_conf_t *cf,
+    ngx_http_mtasts_main_conf_t *mmcf);
+ngx_int_t ngx_http_mtasts_status_init_process(ngx_cycle_t *cycle);
+void ngx_http_mtasts_status_exit_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_mtasts_status_handler(ngx_http_request_t *r);
+
+ngx_int_t ngx_http_mtasts_check_start(ngx_http_mtasts_main_conf_t *mmcf,
+    ngx_http_mtasts_entry_t **domains, ngx_uint_t n, ngx_log_t *log);
+void ngx_http_mtasts_check_exit(void);
+size_t ngx_http_mtasts_result_size(ngx_http_mtasts_result_t *src);
+void ngx_http_mtasts_result_pack(ngx_http_mtasts_result_t *src, u_char *dst);
+void ngx_http_mtasts_result_relocate(ngx_http_mtasts_result_t *res,
+    u_char *from);
+
+/* the records a domain should publish */
+
+ngx_int_t ngx_http_mtasts_sts_record(ngx_pool_t *pool,
+    ngx_http_mtasts_item_t *item, ngx_str_t *out);
+ngx_int_t ngx_http_mtasts_tlsrpt_record(ngx_pool_t *pool,
+    ngx_http_mtasts_item_t *item, ngx_str_t *out);
+
+
+#endif /* _NGX_HTTP_MTASTS_STATUS_H_INCLUDED_ */
