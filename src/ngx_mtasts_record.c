@@ -75,7 +75,7 @@ static void mtasts_msg(mtasts_msg_t *m, mtasts_state_e state,
 static void mtasts_list_add(char *buf, size_t size, size_t *len,
     const char *fmt, ...) MTASTS_PRINTF(4, 5);
 static void mtasts_vappend(char *buf, size_t size, size_t *len,
-    const char *fmt, va_list args);
+    const char *fmt, va_list args) MTASTS_PRINTF(4, 0);
 static char *mtasts_quote(char *dst, size_t size, const unsigned char *p,
     size_t n);
 static char *mtasts_domain(char *dst, size_t size, const char *domain);
@@ -226,9 +226,10 @@ mtasts_check_sts(const mtasts_txt_t *records, size_t n, const char *domain,
 
         if (near != n && out->nother > 1) {
             mtasts_msg(&m, MTASTS_ERROR,
-                       "Remove the %u other TXT records at that name too: "
+                       "Remove the %u other TXT record%s at that name too: "
                        "some senders (go-mtasts) count every TXT record "
-                       "there.", out->nother - 1);
+                       "there.", out->nother - 1,
+                       out->nother == 2 ? "" : "s");
         }
 
         return;
@@ -522,8 +523,8 @@ mtasts_check_mx(const mtasts_mx_t *mx, size_t n, int nodata,
     char                  list[512];
     size_t                i, j, nh, len, nnull;
     const char           *err, *mname;
-    mtasts_msg_t          m;
     mtasts_mx_t           self;
+    mtasts_msg_t          m;
     mtasts_name_t         name;
     mtasts_state_e        miss, stale;
     const mtasts_mx_t    *hosts;
@@ -1561,8 +1562,8 @@ mtasts_rua_listed(const unsigned char *p, size_t n, size_t vlen,
     const char *conf)
 {
     size_t                pos, upos, len, clen, i;
-    const unsigned char  *uri, *c;
     mtasts_field_t        f;
+    const unsigned char  *uri, *c;
 
     c = (const unsigned char *) conf;
     clen = strlen(conf);

@@ -76,6 +76,9 @@ server:
 	verbosity: 1
 	server-count: 1
 	hide-version: yes
+	# response rate limiting would drop answers to our only client
+	rrl-ratelimit: 0
+	rrl-whitelist-ratelimit: 0
 remote-control:
 	control-enable: no
 EOF
