@@ -45,6 +45,12 @@ static char *ngx_http_mtasts_resolver(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mtasts_interval(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_mtasts_starttls(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+#if (NGX_HTTP_SSL)
+static ngx_int_t ngx_http_mtasts_chains(ngx_conf_t *cf,
+    ngx_http_mtasts_srv_conf_t *mscf);
+#endif
 static ngx_int_t ngx_http_mtasts_init_process(ngx_cycle_t *cycle);
 static void ngx_http_mtasts_exit_process(ngx_cycle_t *cycle);
 static int ngx_libc_cdecl ngx_http_mtasts_cmp_list(const void *one,
@@ -142,6 +148,20 @@ static ngx_command_t  ngx_http_mtasts_commands[] = {
       0,
       NULL },
 
+    { ngx_string("mta_sts_check_starttls"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_mtasts_starttls,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mta_sts_trusted_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mtasts_main_conf_t, trusted),
+      NULL },
+
       ngx_null_command
 };
 
@@ -212,6 +232,8 @@ ngx_http_mtasts_create_main_conf(ngx_conf_t *cf)
     mmcf->resolver_timeout = NGX_CONF_UNSET_MSEC;
     mmcf->resolver_attempts = NGX_CONF_UNSET_UINT;
     mmcf->interval = NGX_CONF_UNSET;
+    mmcf->starttls = NGX_CONF_UNSET;
+    mmcf->starttls_timeout = NGX_CONF_UNSET_MSEC;
 
     return mmcf;
 }
@@ -225,6 +247,12 @@ ngx_http_mtasts_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(mmcf->resolver_timeout, 2000);
     ngx_conf_init_uint_value(mmcf->resolver_attempts, 2);
     ngx_conf_init_value(mmcf->interval, 3600);
+    ngx_conf_init_value(mmcf->starttls, 0);
+    ngx_conf_init_msec_value(mmcf->starttls_timeout, 10000);
+
+    if (mmcf->starttls_port == 0) {
+        mmcf->starttls_port = 25;
+    }
 
     return NGX_CONF_OK;
 }
@@ -730,6 +758,10 @@ ngx_http_mtasts_collect(ngx_conf_t *cf, ngx_array_t *keys)
 
 #if (NGX_HTTP_SSL)
         mscf->ssl = cscfp[s]->ctx->srv_conf[ngx_http_ssl_module.ctx_index];
+
+        if (ngx_http_mtasts_chains(cf, mscf) != NGX_OK) {
+            return NGX_ERROR;
+        }
 #endif
 
         sn = cscfp[s]->server_names.elts;
@@ -1146,9 +1178,16 @@ ngx_http_mtasts_resolver(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (ngx_parse_addr_port(cf->pool, &addr, value[i].data, value[i].len)
-            != NGX_OK)
-        {
+        s = value[i];
+
+        /* "[::1]" without a port */
+
+        if (s.len > 2 && s.data[0] == '[' && s.data[s.len - 1] == ']') {
+            s.data++;
+            s.len -= 2;
+        }
+
+        if (ngx_parse_addr_port(cf->pool, &addr, s.data, s.len) != NGX_OK) {
             return ngx_http_mtasts_invalid(cf, &cmd->name, &value[i],
                                            "it must be an IP address with "
                                            "an optional port, as in "
@@ -1208,6 +1247,126 @@ ngx_http_mtasts_interval(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     return NGX_CONF_OK;
 }
+
+
+/*
+ * mta_sts_check_starttls on | off [port=25] [timeout=10s];
+ */
+
+static char *
+ngx_http_mtasts_starttls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_mtasts_main_conf_t *mmcf = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value, s;
+    ngx_uint_t   i;
+
+    if (mmcf->starttls != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "on") == 0) {
+        mmcf->starttls = 1;
+
+    } else if (ngx_strcmp(value[1].data, "off") == 0) {
+        mmcf->starttls = 0;
+
+    } else {
+        return ngx_http_mtasts_invalid(cf, &cmd->name, &value[1],
+                                       "it must be \"on\" or \"off\"");
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "port=", 5) == 0) {
+            n = ngx_atoi(value[i].data + 5, value[i].len - 5);
+            if (n < 1 || n > 65535) {
+                return ngx_http_mtasts_invalid(cf, &cmd->name, &value[i],
+                                               "the port must be a number "
+                                               "from 1 to 65535");
+            }
+
+            mmcf->starttls_port = (in_port_t) n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+            s.len = value[i].len - 8;
+            s.data = value[i].data + 8;
+
+            n = ngx_parse_time(&s, 0);
+            if (n == NGX_ERROR || n == 0) {
+                return ngx_http_mtasts_invalid(cf, &cmd->name, &value[i],
+                                               "the timeout must be a time, "
+                                               "as in \"timeout=10s\"");
+            }
+
+            mmcf->starttls_timeout = (ngx_msec_t) n;
+            continue;
+        }
+
+        return ngx_http_mtasts_invalid(cf, &cmd->name, &value[i],
+                                       "it must be \"port=\" or "
+                                       "\"timeout=\"");
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+#if (NGX_HTTP_SSL)
+
+/*
+ * The certificates of a server with the chain nginx sends with each, for
+ * the certificate check; captured at load, as nginx's OCSP stapling does.
+ */
+
+static ngx_int_t
+ngx_http_mtasts_chains(ngx_conf_t *cf, ngx_http_mtasts_srv_conf_t *mscf)
+{
+    X509                     *cert;
+    STACK_OF(X509)           *chain;
+    ngx_http_ssl_srv_conf_t  *sscf;
+    ngx_http_mtasts_cert_t   *c;
+
+    sscf = mscf->ssl;
+
+    if (sscf == NULL || sscf->ssl.ctx == NULL || sscf->certificate_values) {
+        return NGX_OK;
+    }
+
+    mscf->certs = ngx_array_create(cf->pool, 2,
+                                   sizeof(ngx_http_mtasts_cert_t));
+    if (mscf->certs == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (cert = SSL_CTX_get_ex_data(sscf->ssl.ctx, ngx_ssl_certificate_index);
+         cert;
+         cert = X509_get_ex_data(cert, ngx_ssl_next_certificate_index))
+    {
+        chain = NULL;
+
+        if (SSL_CTX_select_current_cert(sscf->ssl.ctx, cert)) {
+            (void) SSL_CTX_get0_chain_certs(sscf->ssl.ctx, &chain);
+        }
+
+        c = ngx_array_push(mscf->certs);
+        if (c == NULL) {
+            return NGX_ERROR;
+        }
+
+        c->cert = cert;
+        c->chain = chain;
+    }
+
+    return NGX_OK;
+}
+
+#endif
 
 
 static ngx_int_t

@@ -54,7 +54,16 @@ typedef struct {
     ngx_str_t                     policy_id;
     ngx_uint_t                    hosted;      /* any mta-sts.* host */
     void                         *ssl;         /* its ssl server conf */
+    ngx_array_t                  *certs;       /* ngx_http_mtasts_cert_t */
 } ngx_http_mtasts_srv_conf_t;
+
+
+/* a certificate of a server and the chain nginx sends with it */
+
+typedef struct {
+    void                         *cert;        /* X509 * */
+    void                         *chain;       /* STACK_OF(X509) * */
+} ngx_http_mtasts_cert_t;
 
 
 typedef struct ngx_http_mtasts_entry_s  ngx_http_mtasts_entry_t;
@@ -80,6 +89,12 @@ typedef struct {
     ngx_uint_t                    resolver_attempts;
     time_t                        interval;    /* 0: off */
     time_t                        stale;       /* a check is abandoned */
+
+    ngx_flag_t                    starttls;    /* probe MX hosts */
+    in_port_t                     starttls_port;
+    ngx_msec_t                    starttls_timeout;
+    ngx_str_t                     trusted;     /* CA file, or system */
+    ngx_ssl_t                    *ssl;         /* client context, store */
     ngx_shm_zone_t               *shm_zone;
     ngx_slab_pool_t              *shpool;
     ngx_http_mtasts_sh_t         *sh;

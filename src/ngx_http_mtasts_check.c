@@ -13,12 +13,15 @@
 
 #include "ngx_http_mtasts_status.h"
 #include "ngx_http_mtasts_dns.h"
+#include "ngx_http_mtasts_starttls.h"
 #include "ngx_mtasts_record.h"
 
 
 #define NGX_HTTP_MTASTS_INFLIGHT   32      /* domains at once, per worker */
 #define NGX_HTTP_MTASTS_ADDRS      32      /* addresses kept per family */
 #define NGX_HTTP_MTASTS_CERT_DAYS  14
+#define NGX_HTTP_MTASTS_MX_HOSTS   10      /* MX hosts probed */
+#define NGX_HTTP_MTASTS_MX_ADDRS   4       /* addresses per family */
 
 
 enum {
@@ -39,6 +42,26 @@ typedef struct {
 } ngx_http_mtasts_query_t;
 
 
+/* an MX host to probe, with its two address lookups */
+
+typedef struct ngx_http_mtasts_mxhost_s  ngx_http_mtasts_mxhost_t;
+
+typedef struct {
+    ngx_http_mtasts_mxhost_t     *host;
+    ngx_uint_t                    aaaa;
+} ngx_http_mtasts_mxq_t;
+
+
+struct ngx_http_mtasts_mxhost_s {
+    ngx_http_mtasts_job_t        *job;
+    ngx_str_t                     name;        /* NUL-terminated */
+    ngx_uint_t                    lookups;     /* outstanding */
+    ngx_uint_t                    naddrs;
+    int                           status;      /* a failed lookup */
+    ngx_http_mtasts_mxq_t         q[2];
+};
+
+
 struct ngx_http_mtasts_job_s {
     ngx_pool_t                   *pool;
     ngx_http_mtasts_main_conf_t  *mmcf;
@@ -51,6 +74,8 @@ struct ngx_http_mtasts_job_s {
     ngx_array_t                   txt[2];      /* mtasts_txt_t */
     ngx_array_t                   mx;          /* mtasts_mx_t */
     ngx_array_t                   addrs;       /* ngx_str_t */
+    ngx_array_t                   tls;         /* ngx_http_mtasts_tls_t */
+    ngx_uint_t                    aborted;
     ngx_http_mtasts_query_t       q[NGX_HTTP_MTASTS_NQ];
 };
 
@@ -74,6 +99,17 @@ static void ngx_http_mtasts_answer(void *arg, int status, int timeouts,
     unsigned char *abuf, int alen);
 static int ngx_http_mtasts_parse(ngx_http_mtasts_job_t *job,
     ngx_uint_t what, unsigned char *abuf, int alen);
+static void ngx_http_mtasts_mx_lookups(ngx_http_mtasts_job_t *job);
+static void ngx_http_mtasts_mx_lookup(ngx_http_mtasts_job_t *job,
+    u_char *name, size_t len);
+static void ngx_http_mtasts_mx_answer(void *arg, int status, int timeouts,
+    unsigned char *abuf, int alen);
+static void ngx_http_mtasts_probe(ngx_http_mtasts_mxhost_t *h,
+    struct sockaddr *sa, socklen_t socklen);
+static void ngx_http_mtasts_tls_entry(ngx_http_mtasts_mxhost_t *h,
+    const char *fmt, ...);
+static void ngx_http_mtasts_probe_done(void *data);
+static void ngx_http_mtasts_release(ngx_http_mtasts_job_t *job);
 static void ngx_http_mtasts_job_done(ngx_http_mtasts_job_t *job);
 static ngx_int_t ngx_http_mtasts_build(ngx_http_mtasts_job_t *job,
     ngx_http_mtasts_result_t *res);
@@ -87,6 +123,14 @@ static void ngx_http_mtasts_build_host(ngx_http_mtasts_job_t *job,
     ngx_http_mtasts_result_t *res);
 static void ngx_http_mtasts_build_certificate(ngx_http_mtasts_job_t *job,
     ngx_http_mtasts_result_t *res);
+static ngx_uint_t ngx_http_mtasts_build_starttls(ngx_http_mtasts_job_t *job,
+    ngx_http_mtasts_result_t *res);
+#if (NGX_HTTP_SSL)
+static const char *ngx_http_mtasts_verify_chain(ngx_http_mtasts_job_t *job,
+    ngx_http_mtasts_srv_conf_t *conf, X509 *cert);
+#endif
+static void ngx_http_mtasts_build_summary(ngx_http_mtasts_job_t *job,
+    ngx_http_mtasts_result_t *res, ngx_uint_t tls_failed);
 static ngx_int_t ngx_http_mtasts_lookup_failed(ngx_http_mtasts_job_t *job,
     ngx_uint_t what, ngx_http_mtasts_check_t *check, const char *name);
 static void ngx_http_mtasts_set(ngx_pool_t *pool,
@@ -108,9 +152,15 @@ static ngx_uint_t  ngx_http_mtasts_state_map[] = {
 };
 
 
+/*
+ * "first": a refresh somebody waits for goes before a background round
+ * that may still have thousands of domains to go
+ */
+
 ngx_int_t
 ngx_http_mtasts_check_start(ngx_http_mtasts_main_conf_t *mmcf,
-    ngx_http_mtasts_entry_t **domains, ngx_uint_t n, ngx_log_t *log)
+    ngx_http_mtasts_entry_t **domains, ngx_uint_t n, ngx_uint_t first,
+    ngx_log_t *log)
 {
     ngx_http_mtasts_round_t  *round;
 
@@ -136,7 +186,12 @@ ngx_http_mtasts_check_start(ngx_http_mtasts_main_conf_t *mmcf,
 
     ngx_memcpy(round->domains, domains, n * sizeof(ngx_http_mtasts_entry_t *));
 
-    ngx_queue_insert_tail(&ngx_http_mtasts_rounds, &round->queue);
+    if (first) {
+        ngx_queue_insert_head(&ngx_http_mtasts_rounds, &round->queue);
+
+    } else {
+        ngx_queue_insert_tail(&ngx_http_mtasts_rounds, &round->queue);
+    }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
                    "mta-sts check round of %ui domains", n);
@@ -279,6 +334,8 @@ ngx_http_mtasts_job_start(ngx_http_mtasts_main_conf_t *mmcf,
            != NGX_OK
         || ngx_array_init(&job->mx, pool, 4, sizeof(mtasts_mx_t)) != NGX_OK
         || ngx_array_init(&job->addrs, pool, 4, sizeof(ngx_str_t))
+           != NGX_OK
+        || ngx_array_init(&job->tls, pool, 4, sizeof(ngx_http_mtasts_tls_t))
            != NGX_OK)
     {
         goto failed;
@@ -351,6 +408,262 @@ ngx_http_mtasts_answer(void *arg, int status, int timeouts,
                    q->what, &job->entry->domain, status);
 
     job->status[q->what] = status;
+
+    if (q->what == NGX_HTTP_MTASTS_Q_MX && job->mmcf->starttls
+        && !job->aborted)
+    {
+        ngx_http_mtasts_mx_lookups(job);
+    }
+
+    if (--job->pending == 0) {
+        ngx_http_mtasts_job_done(job);
+    }
+}
+
+
+/* STARTTLS: the addresses of every MX host, then a probe of each */
+
+static void
+ngx_http_mtasts_mx_lookups(ngx_http_mtasts_job_t *job)
+{
+    ngx_uint_t      i, j, n;
+    mtasts_mx_t    *mx;
+    mtasts_name_t  *names;
+
+    if (job->status[NGX_HTTP_MTASTS_Q_MX] == ARES_ENODATA) {
+
+        /* no MX records: the domain itself is the implicit MX */
+
+        ngx_http_mtasts_mx_lookup(job, job->entry->domain.data,
+                                  job->entry->domain.len);
+        return;
+    }
+
+    if (job->status[NGX_HTTP_MTASTS_Q_MX] != ARES_SUCCESS) {
+        return;
+    }
+
+    mx = job->mx.elts;
+    n = 0;
+
+    names = ngx_palloc(job->pool,
+                       NGX_HTTP_MTASTS_MX_HOSTS * sizeof(mtasts_name_t));
+    if (names == NULL) {
+        return;
+    }
+
+    for (i = 0; i < job->mx.nelts && n < NGX_HTTP_MTASTS_MX_HOSTS; i++) {
+
+        /* a null MX, and names no certificate can be for, are not probed */
+
+        if (mtasts_name_normalize(mx[i].name, mx[i].len, 0, &names[n])
+            != NULL)
+        {
+            continue;
+        }
+
+        for (j = 0; j < n; j++) {
+            if (names[j].len == names[n].len
+                && ngx_strncmp(names[j].data, names[n].data, names[n].len)
+                   == 0)
+            {
+                break;
+            }
+        }
+
+        if (j < n) {
+            continue;
+        }
+
+        ngx_http_mtasts_mx_lookup(job, names[n].data, names[n].len);
+        n++;
+    }
+}
+
+
+static void
+ngx_http_mtasts_mx_lookup(ngx_http_mtasts_job_t *job, u_char *name,
+    size_t len)
+{
+    ngx_uint_t                 i;
+    ngx_http_mtasts_mxhost_t  *h;
+
+    h = ngx_pcalloc(job->pool, sizeof(ngx_http_mtasts_mxhost_t));
+    if (h == NULL) {
+        return;
+    }
+
+    h->job = job;
+    h->name.len = len;
+    h->name.data = ngx_pnalloc(job->pool, len + 1);
+    if (h->name.data == NULL) {
+        return;
+    }
+
+    ngx_memcpy(h->name.data, name, len);
+    h->name.data[len] = '\0';
+
+    h->lookups = 2;
+    job->pending += 2;
+
+    for (i = 0; i < 2; i++) {
+        h->q[i].host = h;
+        h->q[i].aaaa = i;
+
+        if (ngx_http_mtasts_dns_query((char *) h->name.data,
+                                      i ? NGX_HTTP_MTASTS_T_AAAA
+                                        : NGX_HTTP_MTASTS_T_A,
+                                      ngx_http_mtasts_mx_answer, &h->q[i])
+            != NGX_OK)
+        {
+            h->status = ARES_EDESTRUCTION;
+            h->lookups--;
+            job->pending--;
+        }
+    }
+}
+
+
+static void
+ngx_http_mtasts_mx_answer(void *arg, int status, int timeouts,
+    unsigned char *abuf, int alen)
+{
+    ngx_http_mtasts_mxq_t *q = arg;
+
+    int                        i, n;
+    ngx_http_mtasts_job_t     *job;
+    struct sockaddr_in         sin;
+    struct sockaddr_in6        sin6;
+    struct ares_addrttl        a4[NGX_HTTP_MTASTS_MX_ADDRS];
+    struct ares_addr6ttl       a6[NGX_HTTP_MTASTS_MX_ADDRS];
+    ngx_http_mtasts_mxhost_t  *h;
+
+    h = q->host;
+    job = h->job;
+    n = NGX_HTTP_MTASTS_MX_ADDRS;
+
+    if (status == ARES_SUCCESS && !job->aborted) {
+        status = q->aaaa ? ares_parse_aaaa_reply(abuf, alen, NULL, a6, &n)
+                         : ares_parse_a_reply(abuf, alen, NULL, a4, &n);
+    }
+
+    if (status == ARES_SUCCESS && !job->aborted) {
+
+        for (i = 0; i < n; i++) {
+            if (q->aaaa) {
+                ngx_memzero(&sin6, sizeof(struct sockaddr_in6));
+                sin6.sin6_family = AF_INET6;
+                ngx_memcpy(&sin6.sin6_addr, &a6[i].ip6addr,
+                           sizeof(struct in6_addr));
+                ngx_http_mtasts_probe(h, (struct sockaddr *) &sin6,
+                                      sizeof(struct sockaddr_in6));
+
+            } else {
+                ngx_memzero(&sin, sizeof(struct sockaddr_in));
+                sin.sin_family = AF_INET;
+                sin.sin_addr = a4[i].ipaddr;
+                ngx_http_mtasts_probe(h, (struct sockaddr *) &sin,
+                                      sizeof(struct sockaddr_in));
+            }
+        }
+
+    } else if (status != ARES_ENODATA && status != ARES_ENOTFOUND) {
+        h->status = status;
+    }
+
+    if (--h->lookups == 0 && h->naddrs == 0 && !job->aborted) {
+        if (h->status) {
+            ngx_http_mtasts_tls_entry(h, "could not look up its address: "
+                                      "%s", ngx_http_mtasts_dns_strerror(
+                                                              h->status));
+        } else {
+            ngx_http_mtasts_tls_entry(h, "the MX host has no A or AAAA "
+                                      "record");
+        }
+    }
+
+    if (--job->pending == 0) {
+        ngx_http_mtasts_job_done(job);
+    }
+}
+
+
+static void
+ngx_http_mtasts_probe(ngx_http_mtasts_mxhost_t *h, struct sockaddr *sa,
+    socklen_t socklen)
+{
+    u_char                 *p;
+    ngx_addr_t              addr;
+    ngx_http_mtasts_job_t  *job;
+    ngx_http_mtasts_tls_t  *r;
+
+    job = h->job;
+
+    r = ngx_array_push(&job->tls);
+    addr.sockaddr = ngx_palloc(job->pool, socklen);
+    p = ngx_pnalloc(job->pool, NGX_SOCKADDR_STRLEN);
+    if (r == NULL || addr.sockaddr == NULL || p == NULL) {
+        return;
+    }
+
+    ngx_memzero(r, sizeof(ngx_http_mtasts_tls_t));
+    ngx_memcpy(addr.sockaddr, sa, socklen);
+
+    addr.socklen = socklen;
+    addr.name.data = p;
+    addr.name.len = ngx_sock_ntop(sa, socklen, p, NGX_SOCKADDR_STRLEN, 0);
+
+    r->host = h->name;
+    r->address = addr.name;
+    h->naddrs++;
+
+    job->pending++;
+
+    if (ngx_http_mtasts_probe_start(job->mmcf, job->pool, &h->name, &addr,
+                                    r, ngx_http_mtasts_probe_done, job)
+        != NGX_OK)
+    {
+        ngx_str_set(&r->reason, "could not start the probe");
+        job->pending--;
+    }
+}
+
+
+static void
+ngx_http_mtasts_tls_entry(ngx_http_mtasts_mxhost_t *h, const char *fmt, ...)
+{
+    u_char                 *p, buf[256];
+    va_list                 args;
+    ngx_http_mtasts_tls_t  *r;
+
+    r = ngx_array_push(&h->job->tls);
+    if (r == NULL) {
+        return;
+    }
+
+    ngx_memzero(r, sizeof(ngx_http_mtasts_tls_t));
+    r->host = h->name;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(buf, buf + sizeof(buf), fmt, args);
+    va_end(args);
+
+    r->reason.data = ngx_pnalloc(h->job->pool, p - buf);
+    if (r->reason.data) {
+        r->reason.len = p - buf;
+        ngx_memcpy(r->reason.data, buf, p - buf);
+    }
+}
+
+
+static void
+ngx_http_mtasts_probe_done(void *data)
+{
+    ngx_http_mtasts_job_t *job = data;
+
+    if (ngx_http_mtasts_exiting) {
+        job->aborted = 1;
+    }
 
     if (--job->pending == 0) {
         ngx_http_mtasts_job_done(job);
@@ -489,22 +802,15 @@ ngx_http_mtasts_job_done(ngx_http_mtasts_job_t *job)
 
     for (i = 0; i < NGX_HTTP_MTASTS_NQ; i++) {
         if (job->status[i] == ARES_EDESTRUCTION) {
-            break;
+            job->aborted = 1;
         }
     }
 
-    if (i == NGX_HTTP_MTASTS_NQ
-        && ngx_http_mtasts_build(job, &res) == NGX_OK)
-    {
+    if (!job->aborted && ngx_http_mtasts_build(job, &res) == NGX_OK) {
         ngx_http_mtasts_store(job, &res);
 
     } else {
-
-        /* shutting down: let another worker check it */
-
-        ngx_shmtx_lock(&job->mmcf->shpool->mutex);
-        job->entry->node->started = 0;
-        ngx_shmtx_unlock(&job->mmcf->shpool->mutex);
+        ngx_http_mtasts_release(job);
     }
 
     ngx_destroy_pool(job->pool);
@@ -515,11 +821,22 @@ ngx_http_mtasts_job_done(ngx_http_mtasts_job_t *job)
 }
 
 
+/* shutting down: let another worker check the domain */
+
+static void
+ngx_http_mtasts_release(ngx_http_mtasts_job_t *job)
+{
+    ngx_shmtx_lock(&job->mmcf->shpool->mutex);
+    job->entry->node->started = 0;
+    ngx_shmtx_unlock(&job->mmcf->shpool->mutex);
+}
+
+
 static ngx_int_t
 ngx_http_mtasts_build(ngx_http_mtasts_job_t *job,
     ngx_http_mtasts_result_t *res)
 {
-    ngx_uint_t  i, ready;
+    ngx_uint_t  i, ready, tls_failed;
 
     ngx_memzero(res, sizeof(ngx_http_mtasts_result_t));
 
@@ -534,6 +851,7 @@ ngx_http_mtasts_build(ngx_http_mtasts_job_t *job,
 
     ngx_http_mtasts_build_host(job, res);
     ngx_http_mtasts_build_certificate(job, res);
+    tls_failed = ngx_http_mtasts_build_starttls(job, res);
 
     for (i = 0; i < NGX_HTTP_MTASTS_NCHECKS; i++) {
 
@@ -541,14 +859,18 @@ ngx_http_mtasts_build(ngx_http_mtasts_job_t *job,
             return NGX_ERROR;
         }
 
-        if (res->checks[i].state > res->status) {
+        /* a check that was not run does not make the domain worse */
+
+        if (res->checks[i].state > res->status
+            && res->checks[i].state != NGX_HTTP_MTASTS_SKIPPED)
+        {
             res->status = res->checks[i].state;
         }
     }
 
     /* nothing would bounce mail if the policy were enforced */
 
-    res->enforce_ready = ready
+    res->enforce_ready = ready && !tls_failed
         && res->checks[NGX_HTTP_MTASTS_STS_RECORD].state
            != NGX_HTTP_MTASTS_ERROR
         && res->checks[NGX_HTTP_MTASTS_POLICY_HOST].state
@@ -556,7 +878,9 @@ ngx_http_mtasts_build(ngx_http_mtasts_job_t *job,
         && res->checks[NGX_HTTP_MTASTS_CERTIFICATE].state
            != NGX_HTTP_MTASTS_ERROR;
 
-    return NGX_OK;
+    ngx_http_mtasts_build_summary(job, res, tls_failed);
+
+    return res->summary.data ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -830,7 +1154,7 @@ ngx_http_mtasts_build_host(ngx_http_mtasts_job_t *job,
 
 #if (NGX_HTTP_SSL)
 
-static time_t
+time_t
 ngx_http_mtasts_asn1_time(const ASN1_TIME *t)
 {
     struct tm  tm;
@@ -840,6 +1164,60 @@ ngx_http_mtasts_asn1_time(const ASN1_TIME *t)
     }
 
     return timegm(&tm);
+}
+
+#endif
+
+
+#if (NGX_HTTP_SSL)
+
+/* NULL if the certificate chains to the trust store, else the reason */
+
+static const char *
+ngx_http_mtasts_verify_chain(ngx_http_mtasts_job_t *job,
+    ngx_http_mtasts_srv_conf_t *conf, X509 *cert)
+{
+    int                      rc, err;
+    ngx_uint_t               i;
+    X509_STORE_CTX          *xs;
+    STACK_OF(X509)          *chain;
+    ngx_http_mtasts_cert_t  *c;
+
+    if (job->mmcf->ssl == NULL) {
+        return NULL;
+    }
+
+    chain = NULL;
+    c = conf->certs ? conf->certs->elts : NULL;
+
+    for (i = 0; c && i < conf->certs->nelts; i++) {
+        if (c[i].cert == cert) {
+            chain = c[i].chain;
+            break;
+        }
+    }
+
+    xs = X509_STORE_CTX_new();
+    if (xs == NULL) {
+        return "out of memory";
+    }
+
+    if (X509_STORE_CTX_init(xs, SSL_CTX_get_cert_store(job->mmcf->ssl->ctx),
+                            cert, chain)
+        != 1)
+    {
+        X509_STORE_CTX_free(xs);
+        return "could not verify";
+    }
+
+    (void) X509_STORE_CTX_set_purpose(xs, X509_PURPOSE_SSL_SERVER);
+
+    rc = X509_verify_cert(xs);
+    err = X509_STORE_CTX_get_error(xs);
+
+    X509_STORE_CTX_free(xs);
+
+    return (rc == 1) ? NULL : X509_verify_cert_error_string(err);
 }
 
 #endif
@@ -856,6 +1234,7 @@ ngx_http_mtasts_build_certificate(ngx_http_mtasts_job_t *job,
     time_t                       now, na, nb, best_na;
     u_char                       host[MTASTS_NAME_MAX + 16], cn[256];
     ngx_tm_t                     tm;
+    const char                  *err;
     ngx_int_t                    days;
     ngx_http_ssl_srv_conf_t     *sscf;
 #endif
@@ -895,11 +1274,16 @@ ngx_http_mtasts_build_certificate(ngx_http_mtasts_job_t *job,
          cert;
          cert = X509_get_ex_data(cert, ngx_ssl_next_certificate_index))
     {
-        if (X509_check_host(cert, (char *) host, 0, 0, NULL) != 1) {
+        /* DNS-IDs only, a wildcard only as a whole label (RFC 6125) */
+
+        if (X509_check_host(cert, (char *) host, 0,
+                            X509_CHECK_FLAG_NEVER_CHECK_SUBJECT
+                            |X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL)
+            != 1)
+        {
             if (cn[0] == '\0') {
-                (void) X509_NAME_get_text_by_NID(
-                                   X509_get_subject_name(cert),
-                                   NID_commonName, (char *) cn, sizeof(cn));
+                (void) X509_NAME_oneline(X509_get_subject_name(cert),
+                                         (char *) cn, sizeof(cn));
             }
 
             continue;
@@ -944,14 +1328,26 @@ ngx_http_mtasts_build_certificate(ngx_http_mtasts_job_t *job,
         return;
     }
 
+    /* the chain nginx sends, against the trust store senders use */
+
+    err = ngx_http_mtasts_verify_chain(job, conf, best);
+
+    if (err) {
+        ngx_http_mtasts_set(job->pool, check, NGX_HTTP_MTASTS_ERROR,
+                            "The certificate for %s is not trusted (%s): "
+                            "senders reject the policy. Serve the whole "
+                            "chain of a CA that senders trust.", host, err);
+        return;
+    }
+
     days = (best_na - now) / 86400;
 
     ngx_http_mtasts_set(job->pool, check,
                         days < NGX_HTTP_MTASTS_CERT_DAYS
                         ? NGX_HTTP_MTASTS_WARNING : NGX_HTTP_MTASTS_OK,
-                        "The certificate for %s %s on %4d-%02d-%02d, "
+                        "The certificate for %s %s %4d-%02d-%02d, "
                         "in %i day%s%s", host,
-                        days < NGX_HTTP_MTASTS_CERT_DAYS ? "expires"
+                        days < NGX_HTTP_MTASTS_CERT_DAYS ? "expires on"
                                                          : "is valid until",
                         tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
                         days, days == 1 ? "" : "s",
@@ -964,6 +1360,165 @@ ngx_http_mtasts_build_certificate(ngx_http_mtasts_job_t *job,
     (void) conf;
 
 #endif
+}
+
+
+/* returns how many probes failed */
+
+static ngx_uint_t
+ngx_http_mtasts_build_starttls(ngx_http_mtasts_job_t *job,
+    ngx_http_mtasts_result_t *res)
+{
+    u_char                      *p, *last, buf[1024];
+    ngx_uint_t                   i, nfail, state;
+    ngx_http_mtasts_tls_t       *tls;
+    ngx_http_mtasts_check_t     *check;
+    ngx_http_mtasts_srv_conf_t  *conf;
+
+    check = &res->checks[NGX_HTTP_MTASTS_STARTTLS];
+    conf = job->entry->conf;
+
+    res->tls = job->tls.elts;
+    res->ntls = job->tls.nelts;
+
+    if (!job->mmcf->starttls) {
+        ngx_http_mtasts_set(job->pool, check, NGX_HTTP_MTASTS_SKIPPED,
+                            "STARTTLS probes are off: "
+                            "\"mta_sts_check_starttls on\" connects to "
+                            "each MX host as senders do.");
+        return 0;
+    }
+
+    if (job->status[NGX_HTTP_MTASTS_Q_MX] != ARES_SUCCESS
+        && job->status[NGX_HTTP_MTASTS_Q_MX] != ARES_ENODATA)
+    {
+        ngx_http_mtasts_set(job->pool, check, NGX_HTTP_MTASTS_SKIPPED,
+                            "No MX host was probed: the MX lookup failed.");
+        return 1;
+    }
+
+    if (res->ntls == 0) {
+        ngx_http_mtasts_set(job->pool, check, NGX_HTTP_MTASTS_SKIPPED,
+                            "No MX host to probe: the domain accepts no "
+                            "mail (null MX), or its MX names are not host "
+                            "names.");
+        return 0;
+    }
+
+    tls = res->tls;
+    nfail = 0;
+    p = buf;
+    last = buf + sizeof(buf);
+
+    for (i = 0; i < res->ntls; i++) {
+        if (tls[i].ok) {
+            continue;
+        }
+
+        if (nfail++ < 4) {
+            p = ngx_slprintf(p, last, "%s%V%s%V%s: %V", nfail > 1 ? "; " : "",
+                             &tls[i].host, tls[i].address.len ? " [" : "",
+                             &tls[i].address, tls[i].address.len ? "]" : "",
+                             &tls[i].reason);
+        }
+    }
+
+    if (nfail == 0) {
+        ngx_http_mtasts_set(job->pool, check, NGX_HTTP_MTASTS_OK,
+                            "All %ui MX address%s accept STARTTLS with a "
+                            "trusted certificate valid for the MX host "
+                            "(%V).", res->ntls, res->ntls > 1 ? "es" : "",
+                            &tls[0].version);
+        return 0;
+    }
+
+    state = (conf->mode == NGX_HTTP_MTASTS_ENFORCE) ? NGX_HTTP_MTASTS_ERROR
+                                                    : NGX_HTTP_MTASTS_WARNING;
+
+    ngx_http_mtasts_set(job->pool, check, state,
+                        "%*s%s. %s", p - buf, buf, nfail > 4 ? "; ..." : "",
+                        conf->mode == NGX_HTTP_MTASTS_ENFORCE
+                        ? "Senders that enforce MTA-STS refuse to deliver "
+                          "to these hosts."
+                        : "In enforce mode senders would refuse to deliver "
+                          "to these hosts.");
+    return nfail;
+}
+
+
+static void
+ngx_http_mtasts_build_summary(ngx_http_mtasts_job_t *job,
+    ngx_http_mtasts_result_t *res, ngx_uint_t tls_failed)
+{
+    u_char                      *p, *last, hosts[512];
+    ngx_uint_t                   i, n, all;
+    ngx_http_mtasts_tls_t       *tls;
+    ngx_http_mtasts_srv_conf_t  *conf;
+    ngx_http_mtasts_check_t      summary;
+
+    conf = job->entry->conf;
+    tls = res->tls;
+
+    /* the MX hosts that fail, each once */
+
+    p = hosts;
+    last = hosts + sizeof(hosts);
+    n = 0;
+    all = 1;
+
+    for (i = 0; i < res->ntls; i++) {
+        if (tls[i].ok) {
+            all = 0;
+            continue;
+        }
+
+        if (i > 0 && tls[i - 1].host.data == tls[i].host.data
+            && !tls[i - 1].ok)
+        {
+            continue;
+        }
+
+        p = ngx_slprintf(p, last, "%s%V", n++ ? ", " : "", &tls[i].host);
+    }
+
+    if (conf->mode == NGX_HTTP_MTASTS_NONE) {
+        ngx_http_mtasts_set(job->pool, &summary, 0, "The policy is mode "
+                            "none: senders apply no MTA-STS to %V.",
+                            &job->entry->domain);
+
+    } else if (conf->mode == NGX_HTTP_MTASTS_ENFORCE && tls_failed && n) {
+        ngx_http_mtasts_set(job->pool, &summary, 0, all
+                            ? "All mail to %V would bounce: senders that "
+                              "enforce MTA-STS refuse %*s, see starttls."
+                            : "Mail to %V would bounce whenever it goes to "
+                              "%*s: senders that enforce MTA-STS refuse "
+                              "those hosts, see starttls.",
+                            &job->entry->domain, p - hosts, hosts);
+
+    } else if (conf->mode == NGX_HTTP_MTASTS_ENFORCE) {
+        ngx_http_mtasts_set(job->pool, &summary, 0,
+                            res->status == NGX_HTTP_MTASTS_ERROR
+                            ? "The policy is enforced, but senders may "
+                              "ignore it or refuse some MX hosts: fix the "
+                              "errors."
+                            : "The policy is enforced and nothing would "
+                              "bounce.");
+
+    } else if (res->enforce_ready) {
+        ngx_http_mtasts_set(job->pool, &summary, 0,
+                            "Nothing would bounce: %V is ready for "
+                            "\"mta_sts_mode enforce\".",
+                            &job->entry->domain);
+
+    } else {
+        ngx_http_mtasts_set(job->pool, &summary, 0,
+                            "Not ready for \"mta_sts_mode enforce\": %s.",
+                            n ? "senders would refuse some MX hosts, see "
+                                "starttls"
+                              : "fix the errors first");
+    }
+
+    res->summary = summary.message;
 }
 
 
@@ -1051,7 +1606,15 @@ ngx_http_mtasts_result_size(ngx_http_mtasts_result_t *src)
     size = sizeof(ngx_http_mtasts_result_t)
            + src->nmx * sizeof(ngx_http_mtasts_mx_host_t)
            + src->naddresses * sizeof(ngx_str_t)
-           + src->sts_id.len + src->tlsrpt.len;
+           + src->ntls * sizeof(ngx_http_mtasts_tls_t)
+           + src->sts_id.len + src->tlsrpt.len + src->summary.len;
+
+    for (i = 0; i < src->ntls; i++) {
+        size += src->tls[i].host.len + src->tls[i].address.len
+                + src->tls[i].reason.len + src->tls[i].version.len
+                + src->tls[i].cipher.len + src->tls[i].subject.len
+                + src->tls[i].issuer.len;
+    }
 
     for (i = 0; i < NGX_HTTP_MTASTS_NCHECKS; i++) {
         size += src->checks[i].message.len;
@@ -1084,6 +1647,7 @@ ngx_http_mtasts_result_pack(ngx_http_mtasts_result_t *src, u_char *dst)
 {
     u_char                    *p;
     ngx_uint_t                 i;
+    ngx_http_mtasts_tls_t     *t;
     ngx_http_mtasts_result_t  *res;
 
     res = (ngx_http_mtasts_result_t *) dst;
@@ -1096,6 +1660,9 @@ ngx_http_mtasts_result_pack(ngx_http_mtasts_result_t *src, u_char *dst)
 
     res->addresses = (ngx_str_t *) p;
     p += src->naddresses * sizeof(ngx_str_t);
+
+    res->tls = (ngx_http_mtasts_tls_t *) p;
+    p += src->ntls * sizeof(ngx_http_mtasts_tls_t);
 
     for (i = 0; i < NGX_HTTP_MTASTS_NCHECKS; i++) {
         p = ngx_http_mtasts_pack_str(&res->checks[i].message,
@@ -1112,8 +1679,22 @@ ngx_http_mtasts_result_pack(ngx_http_mtasts_result_t *src, u_char *dst)
                                      p);
     }
 
+    for (i = 0; i < src->ntls; i++) {
+        t = &res->tls[i];
+        *t = src->tls[i];
+
+        p = ngx_http_mtasts_pack_str(&t->host, &src->tls[i].host, p);
+        p = ngx_http_mtasts_pack_str(&t->address, &src->tls[i].address, p);
+        p = ngx_http_mtasts_pack_str(&t->reason, &src->tls[i].reason, p);
+        p = ngx_http_mtasts_pack_str(&t->version, &src->tls[i].version, p);
+        p = ngx_http_mtasts_pack_str(&t->cipher, &src->tls[i].cipher, p);
+        p = ngx_http_mtasts_pack_str(&t->subject, &src->tls[i].subject, p);
+        p = ngx_http_mtasts_pack_str(&t->issuer, &src->tls[i].issuer, p);
+    }
+
     p = ngx_http_mtasts_pack_str(&res->sts_id, &src->sts_id, p);
     p = ngx_http_mtasts_pack_str(&res->tlsrpt, &src->tlsrpt, p);
+    p = ngx_http_mtasts_pack_str(&res->summary, &src->summary, p);
 
     res->size = p - dst;
 }
@@ -1133,8 +1714,20 @@ ngx_http_mtasts_result_relocate(ngx_http_mtasts_result_t *res, u_char *from)
 
     ngx_http_mtasts_move(res->mx);
     ngx_http_mtasts_move(res->addresses);
+    ngx_http_mtasts_move(res->tls);
     ngx_http_mtasts_move(res->sts_id.data);
     ngx_http_mtasts_move(res->tlsrpt.data);
+    ngx_http_mtasts_move(res->summary.data);
+
+    for (i = 0; i < res->ntls; i++) {
+        ngx_http_mtasts_move(res->tls[i].host.data);
+        ngx_http_mtasts_move(res->tls[i].address.data);
+        ngx_http_mtasts_move(res->tls[i].reason.data);
+        ngx_http_mtasts_move(res->tls[i].version.data);
+        ngx_http_mtasts_move(res->tls[i].cipher.data);
+        ngx_http_mtasts_move(res->tls[i].subject.data);
+        ngx_http_mtasts_move(res->tls[i].issuer.data);
+    }
 
     for (i = 0; i < NGX_HTTP_MTASTS_NCHECKS; i++) {
         ngx_http_mtasts_move(res->checks[i].message.data);

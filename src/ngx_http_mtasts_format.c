@@ -53,19 +53,34 @@ static ngx_chain_t *ngx_http_mtasts_render(ngx_http_request_t *r,
 static void ngx_http_mtasts_json_body(ngx_http_mtasts_out_t *out);
 static void ngx_http_mtasts_json_domain(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_json_tls(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_tls_t *tls);
+static ngx_uint_t ngx_http_mtasts_testing_ready(
+    ngx_http_mtasts_item_t *item);
 static void ngx_http_mtasts_text_body(ngx_http_mtasts_out_t *out);
 static void ngx_http_mtasts_text_cols(ngx_http_mtasts_row_t *row,
     ngx_str_t *cols);
 static void ngx_http_mtasts_text_row(ngx_http_mtasts_out_t *out,
     ngx_str_t *cols, size_t *width);
+static void ngx_http_mtasts_text_details(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
 static void ngx_http_mtasts_prometheus_body(ngx_http_mtasts_out_t *out);
 static void ngx_http_mtasts_prometheus_state(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_row_t *row, ngx_str_t *check, ngx_uint_t state);
+static void ngx_http_mtasts_prometheus_tls(ngx_http_mtasts_out_t *out,
+    ngx_str_t *metric, ngx_http_mtasts_item_t *item,
+    ngx_http_mtasts_tls_t *tls);
 static void ngx_http_mtasts_html_body(ngx_http_mtasts_out_t *out);
 static void ngx_http_mtasts_html_section(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_row_t *row);
 static void ngx_http_mtasts_html_found(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_html_starttls(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_html_or_none(ngx_http_mtasts_out_t *out,
+    ngx_str_t *s);
+static void ngx_http_mtasts_html_expires(ngx_http_mtasts_out_t *out,
+    time_t expires);
 static void ngx_http_mtasts_zone_body(ngx_http_mtasts_out_t *out);
 
 static ngx_uint_t ngx_http_mtasts_room(ngx_http_mtasts_out_t *out,
@@ -76,6 +91,8 @@ static void ngx_http_mtasts_pad(ngx_http_mtasts_out_t *out, size_t n);
 static void ngx_http_mtasts_printf(ngx_http_mtasts_out_t *out,
     const char *fmt, ...);
 static void ngx_http_mtasts_put_time(ngx_http_mtasts_out_t *out, time_t t);
+static time_t ngx_http_mtasts_days_left(ngx_http_mtasts_out_t *out,
+    time_t t);
 static void ngx_http_mtasts_put_bool(ngx_http_mtasts_out_t *out,
     ngx_uint_t v);
 static void ngx_http_mtasts_put_json(ngx_http_mtasts_out_t *out,
@@ -110,11 +127,15 @@ ngx_str_t  ngx_http_mtasts_check_names[] = {
     ngx_string("mx"),
     ngx_string("policy_host"),
     ngx_string("certificate"),
+    ngx_string("starttls"),
     ngx_null_string
 };
 
 
+/* as many as NGX_HTTP_MTASTS_NCHECKS */
+
 static ngx_http_mtasts_check_t  ngx_http_mtasts_unchecked[] = {
+    { NGX_HTTP_MTASTS_PENDING, ngx_string("not checked yet") },
     { NGX_HTTP_MTASTS_PENDING, ngx_string("not checked yet") },
     { NGX_HTTP_MTASTS_PENDING, ngx_string("not checked yet") },
     { NGX_HTTP_MTASTS_PENDING, ngx_string("not checked yet") },
@@ -123,7 +144,7 @@ static ngx_http_mtasts_check_t  ngx_http_mtasts_unchecked[] = {
 };
 
 
-static ngx_str_t  ngx_http_mtasts_text_head[] = {
+static ngx_str_t  ngx_http_mtasts_text_head[NGX_HTTP_MTASTS_NCOLS] = {
     ngx_string("DOMAIN"),
     ngx_string("STATUS"),
     ngx_string("MODE"),
@@ -131,16 +152,18 @@ static ngx_str_t  ngx_http_mtasts_text_head[] = {
     ngx_string("TLSRPT_RECORD"),
     ngx_string("MX"),
     ngx_string("POLICY_HOST"),
-    ngx_string("CERTIFICATE")
+    ngx_string("CERTIFICATE"),
+    ngx_string("STARTTLS")
 };
 
 
-static ngx_str_t  ngx_http_mtasts_html_checks[] = {
+static ngx_str_t  ngx_http_mtasts_html_checks[NGX_HTTP_MTASTS_NCHECKS] = {
     ngx_string("STS record"),
     ngx_string("TLS-RPT record"),
     ngx_string("MX"),
     ngx_string("Policy host"),
-    ngx_string("Certificate")
+    ngx_string("Certificate"),
+    ngx_string("STARTTLS")
 };
 
 
@@ -400,7 +423,6 @@ static void
 ngx_http_mtasts_json_domain(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_row_t *row)
 {
-    time_t                       left;
     ngx_str_t                   *mx, *state;
     ngx_uint_t                   i;
     ngx_http_mtasts_item_t      *item;
@@ -432,6 +454,9 @@ ngx_http_mtasts_json_domain(ngx_http_mtasts_out_t *out,
 
     ngx_http_mtasts_puts(out, ",\"enforce_ready\":");
     ngx_http_mtasts_put_bool(out, res && res->enforce_ready);
+
+    ngx_http_mtasts_puts(out, ",\"summary\":");
+    ngx_http_mtasts_put_json_or_null(out, res ? &res->summary : NULL);
 
     /* the policy served */
 
@@ -494,16 +519,27 @@ ngx_http_mtasts_json_domain(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_puts(out, "],\"certificate\":");
 
     if (res && res->cert_expires) {
-        left = res->cert_expires - out->view->now;
-
         ngx_http_mtasts_puts(out, "{\"expires\":\"");
         ngx_http_mtasts_put_time(out, res->cert_expires);
         ngx_http_mtasts_printf(out, "\",\"days_left\":%T}",
-                               left / 86400 - (left % 86400 < 0));
+                               ngx_http_mtasts_days_left(out,
+                                                         res->cert_expires));
 
     } else {
         ngx_http_mtasts_puts(out, "null");
     }
+
+    ngx_http_mtasts_puts(out, ",\"starttls\":[");
+
+    for (i = 0; res && i < res->ntls; i++) {
+        if (i) {
+            ngx_http_mtasts_puts(out, ",");
+        }
+
+        ngx_http_mtasts_json_tls(out, &res->tls[i]);
+    }
+
+    ngx_http_mtasts_puts(out, "]");
 
     ngx_http_mtasts_printf(out,
                            ",\"requests\":{\"GET\":%uA,\"HEAD\":%uA,"
@@ -533,14 +569,59 @@ ngx_http_mtasts_json_domain(ngx_http_mtasts_out_t *out,
 }
 
 
+/* one STARTTLS probe: the strings come from the MX host, untrusted */
+
+static void
+ngx_http_mtasts_json_tls(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_tls_t *tls)
+{
+    ngx_http_mtasts_puts(out, "{\"host\":");
+    ngx_http_mtasts_put_json(out, &tls->host);
+    ngx_http_mtasts_puts(out, ",\"address\":");
+    ngx_http_mtasts_put_json_or_null(out, &tls->address);
+    ngx_http_mtasts_puts(out, ",\"ok\":");
+    ngx_http_mtasts_put_bool(out, tls->ok);
+    ngx_http_mtasts_puts(out, ",\"reason\":");
+    ngx_http_mtasts_put_json_or_null(out, &tls->reason);
+    ngx_http_mtasts_puts(out, ",\"tls_version\":");
+    ngx_http_mtasts_put_json_or_null(out, &tls->version);
+    ngx_http_mtasts_puts(out, ",\"cipher\":");
+    ngx_http_mtasts_put_json_or_null(out, &tls->cipher);
+    ngx_http_mtasts_puts(out, ",\"subject\":");
+    ngx_http_mtasts_put_json_or_null(out, &tls->subject);
+    ngx_http_mtasts_puts(out, ",\"issuer\":");
+    ngx_http_mtasts_put_json_or_null(out, &tls->issuer);
+    ngx_http_mtasts_puts(out, ",\"expires\":");
+
+    if (tls->expires) {
+        ngx_http_mtasts_puts(out, "\"");
+        ngx_http_mtasts_put_time(out, tls->expires);
+        ngx_http_mtasts_printf(out, "\",\"days_left\":%T}",
+                               ngx_http_mtasts_days_left(out, tls->expires));
+
+    } else {
+        ngx_http_mtasts_puts(out, "null,\"days_left\":null}");
+    }
+}
+
+
+/* a domain in testing mode that could switch to enforce: worth a line */
+
+static ngx_uint_t
+ngx_http_mtasts_testing_ready(ngx_http_mtasts_item_t *item)
+{
+    return item->conf->mode == NGX_HTTP_MTASTS_TESTING
+           && item->result && item->result->enforce_ready;
+}
+
+
 static void
 ngx_http_mtasts_text_body(ngx_http_mtasts_out_t *out)
 {
-    size_t                   width[NGX_HTTP_MTASTS_NCOLS];
-    ngx_str_t               *state, cols[NGX_HTTP_MTASTS_NCOLS];
-    ngx_uint_t               i, c, k, header;
-    ngx_http_mtasts_row_t   *row;
-    ngx_http_mtasts_item_t  *item;
+    size_t                  width[NGX_HTTP_MTASTS_NCOLS];
+    ngx_str_t               cols[NGX_HTTP_MTASTS_NCOLS];
+    ngx_uint_t              i, k, header;
+    ngx_http_mtasts_row_t  *row;
 
     /* the widths of the columns first */
 
@@ -569,9 +650,10 @@ ngx_http_mtasts_text_body(ngx_http_mtasts_out_t *out)
 
     for (i = 0; i < out->view->nitems; i++) {
         row = &out->rows[i];
-        item = row->item;
 
-        if (row->status == NGX_HTTP_MTASTS_OK && !item->in_flight) {
+        if (row->status == NGX_HTTP_MTASTS_OK && !row->item->in_flight
+            && !ngx_http_mtasts_testing_ready(row->item))
+        {
             continue;
         }
 
@@ -580,27 +662,7 @@ ngx_http_mtasts_text_body(ngx_http_mtasts_out_t *out)
             header = 1;
         }
 
-        if (item->in_flight) {
-            ngx_http_mtasts_put_text(out, &item->domain);
-            ngx_http_mtasts_puts(out, ": a check is running\n");
-        }
-
-        for (c = 0; c < NGX_HTTP_MTASTS_NCHECKS; c++) {
-            if (row->checks[c].state == NGX_HTTP_MTASTS_OK) {
-                continue;
-            }
-
-            state = &ngx_http_mtasts_states[row->checks[c].state];
-
-            ngx_http_mtasts_put_text(out, &item->domain);
-            ngx_http_mtasts_puts(out, " ");
-            ngx_http_mtasts_put_str(out, &ngx_http_mtasts_check_names[c]);
-            ngx_http_mtasts_puts(out, ": ");
-            ngx_http_mtasts_put_str(out, state);
-            ngx_http_mtasts_puts(out, ": ");
-            ngx_http_mtasts_put_text(out, &row->checks[c].message);
-            ngx_http_mtasts_puts(out, "\n");
-        }
+        ngx_http_mtasts_text_details(out, row);
     }
 
     /* the records to publish where DNS does not have them right */
@@ -634,6 +696,85 @@ ngx_http_mtasts_text_body(ngx_http_mtasts_out_t *out)
             ngx_http_mtasts_put_record(out, &row->tlsrpt, &row->item->domain,
                                        ngx_http_mtasts_put_text);
         }
+    }
+}
+
+
+/*
+ * A domain's lines: its summary, the STARTTLS probes that failed, a check
+ * in flight, the checks that are not ok.
+ */
+
+static void
+ngx_http_mtasts_text_details(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    ngx_str_t                 *state;
+    ngx_uint_t                 c, i;
+    ngx_http_mtasts_tls_t     *tls;
+    ngx_http_mtasts_item_t    *item;
+    ngx_http_mtasts_result_t  *res;
+
+    item = row->item;
+    res = item->result;
+
+    if (res && res->summary.len
+        && (row->status != NGX_HTTP_MTASTS_OK
+            || ngx_http_mtasts_testing_ready(item)))
+    {
+        ngx_http_mtasts_put_text(out, &item->domain);
+        ngx_http_mtasts_puts(out, ": ");
+        ngx_http_mtasts_put_text(out, &res->summary);
+        ngx_http_mtasts_puts(out, "\n");
+    }
+
+    for (i = 0; res && i < res->ntls; i++) {
+        tls = &res->tls[i];
+
+        if (tls->ok) {
+            continue;
+        }
+
+        ngx_http_mtasts_put_text(out, &item->domain);
+        ngx_http_mtasts_puts(out, " starttls ");
+        ngx_http_mtasts_put_text(out, &tls->host);
+
+        if (tls->address.len) {
+            ngx_http_mtasts_puts(out, " [");
+            ngx_http_mtasts_put_text(out, &tls->address);
+            ngx_http_mtasts_puts(out, "]");
+        }
+
+        ngx_http_mtasts_puts(out, ": failed");
+
+        if (tls->reason.len) {
+            ngx_http_mtasts_puts(out, ": ");
+            ngx_http_mtasts_put_text(out, &tls->reason);
+        }
+
+        ngx_http_mtasts_puts(out, "\n");
+    }
+
+    if (item->in_flight) {
+        ngx_http_mtasts_put_text(out, &item->domain);
+        ngx_http_mtasts_puts(out, ": a check is running\n");
+    }
+
+    for (c = 0; c < NGX_HTTP_MTASTS_NCHECKS; c++) {
+        if (row->checks[c].state == NGX_HTTP_MTASTS_OK) {
+            continue;
+        }
+
+        state = &ngx_http_mtasts_states[row->checks[c].state];
+
+        ngx_http_mtasts_put_text(out, &item->domain);
+        ngx_http_mtasts_puts(out, " ");
+        ngx_http_mtasts_put_str(out, &ngx_http_mtasts_check_names[c]);
+        ngx_http_mtasts_puts(out, ": ");
+        ngx_http_mtasts_put_str(out, state);
+        ngx_http_mtasts_puts(out, ": ");
+        ngx_http_mtasts_put_text(out, &row->checks[c].message);
+        ngx_http_mtasts_puts(out, "\n");
     }
 }
 
@@ -674,8 +815,10 @@ ngx_http_mtasts_text_row(ngx_http_mtasts_out_t *out, ngx_str_t *cols,
 static void
 ngx_http_mtasts_prometheus_body(ngx_http_mtasts_out_t *out)
 {
-    ngx_uint_t                   i, c, m;
+    ngx_str_t                    metric;
+    ngx_uint_t                   i, c, m, t;
     ngx_http_mtasts_row_t       *row;
+    ngx_http_mtasts_tls_t       *tls;
     ngx_http_mtasts_item_t      *item;
     ngx_http_mtasts_srv_conf_t  *conf;
 
@@ -793,6 +936,48 @@ ngx_http_mtasts_prometheus_body(ngx_http_mtasts_out_t *out)
         ngx_http_mtasts_printf(out, "\"} %T\n", item->result->cert_expires);
     }
 
+    /* one sample per STARTTLS probe, address="" for a host without one */
+
+    ngx_str_set(&metric, "mta_sts_mx_tls_ok");
+
+    ngx_http_mtasts_puts(out,
+        "# HELP mta_sts_mx_tls_ok Whether an MX host accepted STARTTLS at "
+        "an address with a trusted certificate valid for its name.\n"
+        "# TYPE mta_sts_mx_tls_ok gauge\n");
+
+    for (i = 0; i < out->view->nitems; i++) {
+        item = out->rows[i].item;
+
+        for (t = 0; item->result && t < item->result->ntls; t++) {
+            tls = &item->result->tls[t];
+
+            ngx_http_mtasts_prometheus_tls(out, &metric, item, tls);
+            ngx_http_mtasts_printf(out, "\"} %d\n", tls->ok ? 1 : 0);
+        }
+    }
+
+    ngx_str_set(&metric, "mta_sts_mx_certificate_expiry_timestamp_seconds");
+
+    ngx_http_mtasts_puts(out,
+        "# HELP mta_sts_mx_certificate_expiry_timestamp_seconds When the "
+        "certificate that an MX host presented at an address expires.\n"
+        "# TYPE mta_sts_mx_certificate_expiry_timestamp_seconds gauge\n");
+
+    for (i = 0; i < out->view->nitems; i++) {
+        item = out->rows[i].item;
+
+        for (t = 0; item->result && t < item->result->ntls; t++) {
+            tls = &item->result->tls[t];
+
+            if (tls->expires == 0) {
+                continue;
+            }
+
+            ngx_http_mtasts_prometheus_tls(out, &metric, item, tls);
+            ngx_http_mtasts_printf(out, "\"} %T\n", tls->expires);
+        }
+    }
+
     ngx_http_mtasts_puts(out,
         "# HELP mta_sts_policy_requests_total Policy requests for a domain "
         "answered by this server since it started.\n"
@@ -841,6 +1026,23 @@ ngx_http_mtasts_prometheus_state(ngx_http_mtasts_out_t *out,
 }
 
 
+/* a probe's sample up to its value: <metric>{domain="",mx="",address="" */
+
+static void
+ngx_http_mtasts_prometheus_tls(ngx_http_mtasts_out_t *out,
+    ngx_str_t *metric, ngx_http_mtasts_item_t *item,
+    ngx_http_mtasts_tls_t *tls)
+{
+    ngx_http_mtasts_put_str(out, metric);
+    ngx_http_mtasts_puts(out, "{domain=\"");
+    ngx_http_mtasts_put_label(out, &item->domain);
+    ngx_http_mtasts_puts(out, "\",mx=\"");
+    ngx_http_mtasts_put_label(out, &tls->host);
+    ngx_http_mtasts_puts(out, "\",address=\"");
+    ngx_http_mtasts_put_label(out, &tls->address);
+}
+
+
 static void
 ngx_http_mtasts_html_body(ngx_http_mtasts_out_t *out)
 {
@@ -870,6 +1072,8 @@ ngx_http_mtasts_html_body(ngx_http_mtasts_out_t *out)
         ".warning{background:#ffd88a}\n"
         ".error{background:#f5a9a9}\n"
         ".pending,.skipped{background:#ddd}\n"
+        "p.summary{font-size:1.15em;font-weight:bold;padding:.3em .6em;"
+        "border-left:.3em solid #888;background:#f4f4f4}\n"
         "</style>\n"
         "</head>\n"
         "<body>\n"
@@ -904,6 +1108,12 @@ ngx_http_mtasts_html_body(ngx_http_mtasts_out_t *out)
         ngx_http_mtasts_put_html(out, &item->domain);
         ngx_http_mtasts_puts(out, "</a></td><td class=\"");
         ngx_http_mtasts_put_str(out, state);
+
+        if (item->result && item->result->summary.len) {
+            ngx_http_mtasts_puts(out, "\" title=\"");
+            ngx_http_mtasts_put_html(out, &item->result->summary);
+        }
+
         ngx_http_mtasts_puts(out, "\">");
         ngx_http_mtasts_put_str(out, state);
 
@@ -957,7 +1167,15 @@ ngx_http_mtasts_html_section(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_put_html(out, &item->domain);
     ngx_http_mtasts_puts(out, "\">\n<h2>");
     ngx_http_mtasts_put_html(out, &item->domain);
-    ngx_http_mtasts_puts(out, "</h2>\n<p>Status <span class=\"s ");
+    ngx_http_mtasts_puts(out, "</h2>\n");
+
+    if (item->result && item->result->summary.len) {
+        ngx_http_mtasts_puts(out, "<p class=\"summary\">");
+        ngx_http_mtasts_put_html(out, &item->result->summary);
+        ngx_http_mtasts_puts(out, "</p>\n");
+    }
+
+    ngx_http_mtasts_puts(out, "<p>Status <span class=\"s ");
     ngx_http_mtasts_put_str(out, state);
     ngx_http_mtasts_puts(out, "\">");
     ngx_http_mtasts_put_str(out, state);
@@ -1023,6 +1241,7 @@ ngx_http_mtasts_html_section(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_puts(out, "</dd>\n</dl>\n");
 
     ngx_http_mtasts_html_found(out, row);
+    ngx_http_mtasts_html_starttls(out, row);
 
     ngx_http_mtasts_puts(out, "<h3>Records to publish</h3>\n<pre>");
     ngx_http_mtasts_put_html(out, &row->sts);
@@ -1039,7 +1258,6 @@ static void
 ngx_http_mtasts_html_found(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_row_t *row)
 {
-    time_t                     left;
     ngx_uint_t                 i;
     ngx_http_mtasts_result_t  *res;
 
@@ -1104,24 +1322,140 @@ ngx_http_mtasts_html_found(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_puts(out, "\n<dt>certificate expires</dt><dd>");
 
     if (res->cert_expires) {
-        left = res->cert_expires - out->view->now;
-
-        ngx_http_mtasts_puts(out, "<time>");
-        ngx_http_mtasts_put_time(out, res->cert_expires);
-        ngx_http_mtasts_puts(out, "</time>");
-
-        if (left > 0) {
-            ngx_http_mtasts_printf(out, ", %T days left", left / 86400);
-
-        } else {
-            ngx_http_mtasts_puts(out, ", expired");
-        }
+        ngx_http_mtasts_html_expires(out, res->cert_expires);
 
     } else {
         ngx_http_mtasts_puts(out, "not known");
     }
 
     ngx_http_mtasts_puts(out, "</dd>\n</dl>\n");
+}
+
+
+/*
+ * The STARTTLS probes of the last check, one row per MX host address.
+ * Everything but the host and the address comes from the MX host.
+ */
+
+static void
+ngx_http_mtasts_html_starttls(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    ngx_str_t                 *failed;
+    ngx_uint_t                 i, state;
+    ngx_http_mtasts_tls_t     *tls;
+    ngx_http_mtasts_result_t  *res;
+
+    res = row->item->result;
+
+    if (res == NULL) {
+        return;
+    }
+
+    ngx_http_mtasts_puts(out, "<h3>STARTTLS</h3>\n");
+
+    if (res->ntls == 0) {
+        ngx_http_mtasts_puts(out, "<p>No MX host address was probed "
+                             "(see the STARTTLS check).</p>\n");
+        return;
+    }
+
+    /* a failed probe has the color of the check: error or warning */
+
+    state = row->checks[NGX_HTTP_MTASTS_STARTTLS].state;
+
+    if (state != NGX_HTTP_MTASTS_WARNING) {
+        state = NGX_HTTP_MTASTS_ERROR;
+    }
+
+    failed = &ngx_http_mtasts_states[state];
+
+    ngx_http_mtasts_puts(out,
+        "<table>\n"
+        "<thead><tr><th>MX host</th><th>Address</th><th>Result</th>"
+        "<th>TLS version</th><th>Cipher</th><th>Certificate subject</th>"
+        "<th>Issuer</th><th>Expires</th></tr></thead>\n"
+        "<tbody>\n");
+
+    for (i = 0; i < res->ntls; i++) {
+        tls = &res->tls[i];
+
+        ngx_http_mtasts_puts(out, "<tr><td>");
+        ngx_http_mtasts_put_html(out, &tls->host);
+        ngx_http_mtasts_puts(out, "</td><td>");
+        ngx_http_mtasts_html_or_none(out, &tls->address);
+
+        if (tls->ok) {
+            ngx_http_mtasts_puts(out, "</td><td class=\"ok\">ok");
+
+        } else {
+            ngx_http_mtasts_puts(out, "</td><td class=\"");
+            ngx_http_mtasts_put_str(out, failed);
+            ngx_http_mtasts_puts(out, "\">failed");
+
+            if (tls->reason.len) {
+                ngx_http_mtasts_puts(out, ": ");
+                ngx_http_mtasts_put_html(out, &tls->reason);
+            }
+        }
+
+        ngx_http_mtasts_puts(out, "</td><td>");
+        ngx_http_mtasts_html_or_none(out, &tls->version);
+        ngx_http_mtasts_puts(out, "</td><td>");
+        ngx_http_mtasts_html_or_none(out, &tls->cipher);
+        ngx_http_mtasts_puts(out, "</td><td>");
+        ngx_http_mtasts_html_or_none(out, &tls->subject);
+        ngx_http_mtasts_puts(out, "</td><td>");
+        ngx_http_mtasts_html_or_none(out, &tls->issuer);
+        ngx_http_mtasts_puts(out, "</td><td>");
+
+        if (tls->expires) {
+            ngx_http_mtasts_html_expires(out, tls->expires);
+
+        } else {
+            ngx_http_mtasts_puts(out, "\xe2\x80\x94");
+        }
+
+        ngx_http_mtasts_puts(out, "</td></tr>\n");
+    }
+
+    ngx_http_mtasts_puts(out, "</tbody>\n</table>\n");
+}
+
+
+/* a table cell's text, or a dash for nothing */
+
+static void
+ngx_http_mtasts_html_or_none(ngx_http_mtasts_out_t *out, ngx_str_t *s)
+{
+    if (s->len == 0) {
+        ngx_http_mtasts_puts(out, "\xe2\x80\x94");
+        return;
+    }
+
+    ngx_http_mtasts_put_html(out, s);
+}
+
+
+/* a certificate's notAfter, and the days left */
+
+static void
+ngx_http_mtasts_html_expires(ngx_http_mtasts_out_t *out, time_t expires)
+{
+    time_t  left;
+
+    left = expires - out->view->now;
+
+    ngx_http_mtasts_puts(out, "<time>");
+    ngx_http_mtasts_put_time(out, expires);
+    ngx_http_mtasts_puts(out, "</time>");
+
+    if (left > 0) {
+        ngx_http_mtasts_printf(out, ", %T days left", left / 86400);
+
+    } else {
+        ngx_http_mtasts_puts(out, ", expired");
+    }
 }
 
 
@@ -1233,6 +1567,19 @@ ngx_http_mtasts_put_time(ngx_http_mtasts_out_t *out, time_t t)
     ngx_http_mtasts_printf(out, "%4d-%02d-%02dT%02d:%02d:%02dZ",
                            tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
                            tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
+}
+
+
+/* whole days from now to t, rounded down: negative once t has passed */
+
+static time_t
+ngx_http_mtasts_days_left(ngx_http_mtasts_out_t *out, time_t t)
+{
+    time_t  left;
+
+    left = t - out->view->now;
+
+    return left / 86400 - (left % 86400 < 0);
 }
 
 

@@ -9,6 +9,7 @@
 
 #include "ngx_http_mtasts_status.h"
 #include "ngx_http_mtasts_dns.h"
+#include "ngx_http_mtasts_starttls.h"
 
 
 #define NGX_HTTP_MTASTS_POLL       100     /* ms, refresh=1 waits */
@@ -35,6 +36,8 @@ typedef struct {
 } ngx_http_mtasts_status_ctx_t;
 
 
+static ngx_int_t ngx_http_mtasts_trust(ngx_conf_t *cf,
+    ngx_http_mtasts_main_conf_t *mmcf);
 static ngx_int_t ngx_http_mtasts_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_http_mtasts_node_t *ngx_http_mtasts_node(
@@ -42,6 +45,7 @@ static ngx_http_mtasts_node_t *ngx_http_mtasts_node(
 static void ngx_http_mtasts_round_timer(ngx_event_t *ev);
 static ngx_int_t ngx_http_mtasts_status_args(ngx_http_request_t *r,
     ngx_http_mtasts_status_ctx_t *ctx, ngx_uint_t *refresh);
+static ngx_uint_t ngx_http_mtasts_prefers_html(ngx_str_t *accept);
 static ngx_int_t ngx_http_mtasts_refreshed(ngx_http_request_t *r,
     ngx_http_mtasts_status_ctx_t *ctx);
 static void ngx_http_mtasts_status_poll(ngx_event_t *ev);
@@ -88,8 +92,9 @@ ngx_http_mtasts_status_init(ngx_conf_t *cf, ngx_http_mtasts_main_conf_t *mmcf)
 {
     size_t      size, want;
     ngx_str_t   name = ngx_string("mta_sts");
+    ngx_uint_t  i, servers;
 
-    want = 256 * 1024 + mmcf->ndomains * 2048;
+    want = 256 * 1024 + mmcf->ndomains * 4096;
 
     for (size = 1024 * 1024; size < want; size <<= 1) { /* void */ }
 
@@ -102,11 +107,97 @@ ngx_http_mtasts_status_init(ngx_conf_t *cf, ngx_http_mtasts_main_conf_t *mmcf)
     mmcf->shm_zone->init = ngx_http_mtasts_init_zone;
     mmcf->shm_zone->data = mmcf;
 
+    if (ngx_http_mtasts_trust(cf, mmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     /* longer than any check can take: claims older than that are dead */
 
-    mmcf->stale = 30 + (time_t) (mmcf->resolver_timeout
+    /* c-ares tries every server, doubling the timeout each round */
+
+    servers = 1;
+
+    for (i = 0; i < mmcf->resolver.len; i++) {
+        servers += (mmcf->resolver.data[i] == ',');
+    }
+
+    mmcf->stale = 30 + (time_t) (mmcf->resolver_timeout * servers
                                  * ((1 << mmcf->resolver_attempts) - 1)
                                  / 1000) * 2;
+
+    if (mmcf->starttls) {
+        mmcf->stale += (time_t) (mmcf->starttls_timeout / 1000) * 5;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A TLS client context for the STARTTLS probes, whose store also checks
+ * the chains of the policy hosts' certificates: the file of
+ * "mta_sts_trusted_certificate", or the system's CA certificates.
+ */
+
+static ngx_int_t
+ngx_http_mtasts_trust(ngx_conf_t *cf, ngx_http_mtasts_main_conf_t *mmcf)
+{
+#if (NGX_HTTP_SSL)
+    ngx_pool_cleanup_t  *cln;
+
+    mmcf->ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
+    if (mmcf->ssl == NULL) {
+        return NGX_ERROR;
+    }
+
+    mmcf->ssl->log = cf->log;
+
+    if (ngx_ssl_create(mmcf->ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        ngx_ssl_cleanup_ctx(mmcf->ssl);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_ssl_cleanup_ctx;
+    cln->data = mmcf->ssl;
+
+    /* the verdict is read after the handshake, as senders report it */
+
+    SSL_CTX_set_verify(mmcf->ssl->ctx, SSL_VERIFY_NONE, NULL);
+
+    if (mmcf->trusted.len == 0) {
+        if (SSL_CTX_set_default_verify_paths(mmcf->ssl->ctx) != 1) {
+            ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
+                          "could not load the system's CA certificates "
+                          "for the mta_sts checks");
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &mmcf->trusted, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (SSL_CTX_load_verify_locations(mmcf->ssl->ctx,
+                                      (char *) mmcf->trusted.data, NULL)
+        != 1)
+    {
+        ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
+                      "invalid value \"%V\" in "
+                      "\"mta_sts_trusted_certificate\" directive, "
+                      "it must be a readable file of PEM certificates",
+                      &mmcf->trusted);
+        return NGX_ERROR;
+    }
+#endif
 
     return NGX_OK;
 }
@@ -276,6 +367,7 @@ ngx_http_mtasts_status_exit_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_mtasts_check_exit();
+    ngx_http_mtasts_probe_exit();
     ngx_http_mtasts_dns_exit();
 }
 
@@ -312,7 +404,7 @@ ngx_http_mtasts_round_timer(ngx_event_t *ev)
                       "mta_sts: checking %ui domains", mmcf->ndomains);
 
         (void) ngx_http_mtasts_check_start(mmcf, mmcf->list, mmcf->ndomains,
-                                           ev->log);
+                                           0, ev->log);
     }
 
     ngx_add_timer(ev, (ngx_msec_t) (next > now ? next - now : 1) * 1000
@@ -325,11 +417,24 @@ ngx_http_mtasts_status_handler(ngx_http_request_t *r)
 {
     ngx_int_t                      rc;
     ngx_uint_t                     i, refresh;
+    ngx_table_elt_t               *h;
     ngx_http_cleanup_t            *cln;
     ngx_http_mtasts_status_ctx_t  *ctx;
     ngx_http_mtasts_main_conf_t   *mmcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
+        ngx_str_set(&h->key, "Allow");
+        ngx_str_set(&h->value, "GET, HEAD");
+
         return NGX_HTTP_NOT_ALLOWED;
     }
 
@@ -371,7 +476,7 @@ ngx_http_mtasts_status_handler(ngx_http_request_t *r)
 
     ngx_shmtx_unlock(&mmcf->shpool->mutex);
 
-    if (ngx_http_mtasts_check_start(mmcf, ctx->domains, ctx->n,
+    if (ngx_http_mtasts_check_start(mmcf, ctx->domains, ctx->n, 1,
                                     r->connection->log)
         != NGX_OK)
     {
@@ -465,10 +570,7 @@ ngx_http_mtasts_status_args(ngx_http_request_t *r,
             if (h[i].key.len == sizeof("Accept") - 1
                 && ngx_strncasecmp(h[i].key.data, (u_char *) "Accept",
                                    sizeof("Accept") - 1) == 0
-                && ngx_strlcasestrn(h[i].value.data,
-                                    h[i].value.data + h[i].value.len,
-                                    (u_char *) "text/html",
-                                    sizeof("text/html") - 2) != NULL)
+                && ngx_http_mtasts_prefers_html(&h[i].value))
             {
                 ctx->format = &ngx_http_mtasts_formats[3];
                 break;
@@ -479,15 +581,14 @@ ngx_http_mtasts_status_args(ngx_http_request_t *r,
     *refresh = (ngx_http_arg(r, (u_char *) "refresh", 7, &value) == NGX_OK
                 && value.len == 1 && value.data[0] == '1');
 
-    if (mmcf->shm_zone == NULL || mmcf->ndomains == 0) {
-        ctx->n = 0;
+    if (ngx_http_arg(r, (u_char *) "domain", 6, &value) != NGX_OK) {
+        ctx->domains = mmcf->list;
+        ctx->n = (mmcf->shm_zone && mmcf->ndomains) ? mmcf->ndomains : 0;
         return NGX_OK;
     }
 
-    if (ngx_http_arg(r, (u_char *) "domain", 6, &value) != NGX_OK) {
-        ctx->domains = mmcf->list;
-        ctx->n = mmcf->ndomains;
-        return NGX_OK;
+    if (mmcf->shm_zone == NULL || mmcf->ndomains == 0) {
+        return NGX_HTTP_NOT_FOUND;
     }
 
     /* one domain: lower case, no trailing dot, percent-decoded */
@@ -524,6 +625,60 @@ ngx_http_mtasts_status_args(ngx_http_request_t *r,
     ctx->n = 1;
 
     return NGX_OK;
+}
+
+
+/*
+ * HTML when the client lists text/html with a non-zero quality before any
+ * JSON type, as browsers do; curl's "*" + "/" + "*" gets JSON.
+ */
+
+static ngx_uint_t
+ngx_http_mtasts_prefers_html(ngx_str_t *accept)
+{
+    u_char  *p, *last, *end, *q;
+
+    p = accept->data;
+    last = p + accept->len;
+
+    while (p < last) {
+        while (p < last && (*p == ' ' || *p == ',')) {
+            p++;
+        }
+
+        end = ngx_strlchr(p, last, ',');
+        if (end == NULL) {
+            end = last;
+        }
+
+        if (end - p >= 16
+            && ngx_strncasecmp(p, (u_char *) "application/json", 16) == 0)
+        {
+            return 0;
+        }
+
+        if (end - p >= 9
+            && ngx_strncasecmp(p, (u_char *) "text/html", 9) == 0)
+        {
+            q = ngx_strlcasestrn(p, end, (u_char *) "q=0", 3 - 1);
+
+            /* "q=0", "q=0.0", "q=0.00" refuse it; "q=0.5" does not */
+
+            if (q == NULL) {
+                return 1;
+            }
+
+            for (q += 3; q < end && (*q == '.' || *q == '0'); q++) {
+                /* void */
+            }
+
+            return (q < end && *q >= '1' && *q <= '9');
+        }
+
+        p = end;
+    }
+
+    return 0;
 }
 
 

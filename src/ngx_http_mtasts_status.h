@@ -29,7 +29,8 @@
 #define NGX_HTTP_MTASTS_MX            2
 #define NGX_HTTP_MTASTS_POLICY_HOST   3
 #define NGX_HTTP_MTASTS_CERTIFICATE   4
-#define NGX_HTTP_MTASTS_NCHECKS       5
+#define NGX_HTTP_MTASTS_STARTTLS      5
+#define NGX_HTTP_MTASTS_NCHECKS       6
 
 /* policy request counters */
 
@@ -50,6 +51,21 @@ typedef struct {
     ngx_uint_t                    pref;
     ngx_uint_t                    matched;     /* by a policy pattern */
 } ngx_http_mtasts_mx_host_t;
+
+
+/* one STARTTLS probe: an MX host at one of its addresses */
+
+typedef struct {
+    ngx_str_t                     host;
+    ngx_str_t                     address;
+    ngx_uint_t                    ok;
+    ngx_str_t                     reason;      /* what failed, or "" */
+    ngx_str_t                     version;     /* TLS version */
+    ngx_str_t                     cipher;
+    ngx_str_t                     subject;     /* of the MX certificate */
+    ngx_str_t                     issuer;
+    time_t                        expires;     /* 0: no certificate */
+} ngx_http_mtasts_tls_t;
 
 
 /*
@@ -74,6 +90,11 @@ typedef struct {
     ngx_uint_t                    naddresses;
 
     time_t                        cert_expires; /* 0: not known */
+
+    ngx_http_mtasts_tls_t        *tls;         /* STARTTLS probes */
+    ngx_uint_t                    ntls;
+
+    ngx_str_t                     summary;     /* the domain in a sentence */
 
     size_t                        size;        /* of the whole block */
 } ngx_http_mtasts_result_t;
@@ -145,7 +166,8 @@ void ngx_http_mtasts_status_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_mtasts_status_handler(ngx_http_request_t *r);
 
 ngx_int_t ngx_http_mtasts_check_start(ngx_http_mtasts_main_conf_t *mmcf,
-    ngx_http_mtasts_entry_t **domains, ngx_uint_t n, ngx_log_t *log);
+    ngx_http_mtasts_entry_t **domains, ngx_uint_t n, ngx_uint_t first,
+    ngx_log_t *log);
 void ngx_http_mtasts_check_exit(void);
 size_t ngx_http_mtasts_result_size(ngx_http_mtasts_result_t *src);
 void ngx_http_mtasts_result_pack(ngx_http_mtasts_result_t *src, u_char *dst);

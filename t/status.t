@@ -103,7 +103,7 @@ my %domains = (
 			. 'expires on'] },
 	'wrongcert.test' => { cert => { dns => ['mta-sts.other.test'] },
 		want => [qw(ok ok ok ok error)], ready => 0,
-		msg => [certificate => '("mta-sts.other.test") does not cover '
+		msg => [certificate => '("/CN=mta-sts.other.test") does not cover '
 			. 'mta-sts.wrongcert.test: senders reject the policy'] },
 );
 
@@ -162,6 +162,7 @@ http {
 
     mta_sts_resolver 127.0.0.1:%%PORT_5353%% timeout=1s attempts=2;
     mta_sts_check_interval off;
+    mta_sts_trusted_certificate ${\ $ca->ca_file};
 
 $servers
     server {
@@ -176,7 +177,7 @@ $servers
 EOF
 
 my $ndomains = keys %domains;
-$t->plan(6 * $ndomains + 31)->run();
+$t->plan(6 * $ndomains + 33)->run();
 
 ###############################################################################
 
@@ -242,6 +243,12 @@ for my $dom (sort keys %domains) {
 		"$dom: $check message");
 }
 
+# probes are off: skipped, and the domain's status not made worse by it
+
+is($j->{domains}{'ok.test'}{checks}{starttls}{status}, 'skipped',
+	'starttls skipped when off');
+is($j->{domains}{'ok.test'}{status}, 'ok', 'skipped checks do not count');
+
 # details
 
 my $r = $j->{domains}{'mxmiss.test'};
@@ -281,9 +288,9 @@ like($head, qr/^HTTP\/1.1 400 /, 'unknown format: 400');
 my $body;
 ($head, $body) = get('/status?format=text');
 like($head, qr/Content-Type: text\/plain; charset=utf-8/, 'text: type');
-like($body, qr/^DOMAIN +STATUS +MODE +STS_RECORD +TLSRPT_RECORD +MX +POLICY_HOST +CERTIFICATE\n/,
+like($body, qr/^DOMAIN +STATUS +MODE +STS_RECORD +TLSRPT_RECORD +MX +POLICY_HOST +CERTIFICATE +STARTTLS\n/,
 	'text: header');
-like($body, qr/^ok\.test +ok +enforce +ok +ok +ok +ok +ok *$/m,
+like($body, qr/^ok\.test +ok +enforce +ok +ok +ok +ok +ok +skipped *$/m,
 	'text: row');
 like($body, qr/^stale\.test sts_record: error: The TXT id is old1/m,
 	'text: problem line');
