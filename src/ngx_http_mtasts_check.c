@@ -162,9 +162,10 @@ ngx_http_mtasts_check_start(ngx_http_mtasts_main_conf_t *mmcf,
     ngx_http_mtasts_entry_t **domains, ngx_uint_t n, ngx_uint_t first,
     ngx_log_t *log)
 {
+    ngx_uint_t                i;
     ngx_http_mtasts_round_t  *round;
 
-    if (ngx_http_mtasts_exiting || n == 0) {
+    if (ngx_http_mtasts_exiting || ngx_exiting || n == 0) {
         return NGX_OK;
     }
 
@@ -185,6 +186,16 @@ ngx_http_mtasts_check_start(ngx_http_mtasts_main_conf_t *mmcf,
     round->next = 0;
 
     ngx_memcpy(round->domains, domains, n * sizeof(ngx_http_mtasts_entry_t *));
+
+    /* this worker will see to them: nobody else needs to */
+
+    ngx_shmtx_lock(&mmcf->shpool->mutex);
+
+    for (i = 0; i < n; i++) {
+        domains[i]->node->queued = ngx_pid;
+    }
+
+    ngx_shmtx_unlock(&mmcf->shpool->mutex);
 
     if (first) {
         ngx_queue_insert_head(&ngx_http_mtasts_rounds, &round->queue);
@@ -255,6 +266,43 @@ ngx_http_mtasts_schedule(void)
 }
 
 
+/*
+ * Nobody checks the domain: no claim, a claim past any check's duration,
+ * or one of a worker that is gone.  Called with the zone locked.
+ */
+
+ngx_uint_t
+ngx_http_mtasts_claimable(ngx_http_mtasts_main_conf_t *mmcf,
+    ngx_http_mtasts_node_t *node, time_t now)
+{
+    if (node->started == 0 || node->started + mmcf->stale < now) {
+        return 1;
+    }
+
+    return node->owner != ngx_pid
+           && kill(node->owner, 0) == -1 && ngx_errno == NGX_ESRCH;
+}
+
+
+/*
+ * Nobody checks the domain and nobody will: a refresh waiting for it
+ * starts a check itself.  Called with the zone locked.
+ */
+
+ngx_uint_t
+ngx_http_mtasts_forgotten(ngx_http_mtasts_main_conf_t *mmcf,
+    ngx_http_mtasts_node_t *node, time_t now)
+{
+    if (!ngx_http_mtasts_claimable(mmcf, node, now)) {
+        return 0;
+    }
+
+    return node->queued == 0
+           || (node->queued != ngx_pid
+               && kill(node->queued, 0) == -1 && ngx_errno == NGX_ESRCH);
+}
+
+
 /* at most one check of a domain in flight, across workers */
 
 static ngx_int_t
@@ -271,10 +319,16 @@ ngx_http_mtasts_claim(ngx_http_mtasts_main_conf_t *mmcf,
 
     ngx_shmtx_lock(&mmcf->shpool->mutex);
 
-    if (node->started == 0 || node->started + mmcf->stale < now) {
+    if (ngx_http_mtasts_claimable(mmcf, node, now)) {
         node->started = now;
         node->owner = ngx_pid;
         rc = NGX_OK;
+
+    } else if (node->queued == ngx_pid) {
+
+        /* somebody else checks it: this worker no longer will */
+
+        node->queued = 0;
     }
 
     ngx_shmtx_unlock(&mmcf->shpool->mutex);
@@ -828,6 +882,7 @@ ngx_http_mtasts_release(ngx_http_mtasts_job_t *job)
 {
     ngx_shmtx_lock(&job->mmcf->shpool->mutex);
     job->entry->node->started = 0;
+    job->entry->node->queued = 0;
     ngx_shmtx_unlock(&job->mmcf->shpool->mutex);
 }
 
@@ -1559,10 +1614,20 @@ ngx_http_mtasts_store(ngx_http_mtasts_job_t *job,
 
     ngx_shmtx_lock(&mmcf->shpool->mutex);
 
-    /* a worker of an older configuration does not overwrite newer state */
+    /*
+     * a worker of an older configuration does not overwrite newer state,
+     * nor does it count as a fresh check for those who wait for one
+     */
 
     if (node->generation != job->generation) {
-        goto done;
+        if (node->owner == ngx_pid) {
+            node->started = 0;
+            node->owner = 0;
+            node->queued = 0;
+        }
+
+        ngx_shmtx_unlock(&mmcf->shpool->mutex);
+        return;
     }
 
     p = ngx_slab_alloc_locked(mmcf->shpool, size);
@@ -1586,6 +1651,7 @@ done:
 
     node->started = 0;
     node->owner = 0;
+    node->queued = 0;
     node->serial++;
 
     ngx_shmtx_unlock(&mmcf->shpool->mutex);

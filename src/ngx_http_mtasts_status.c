@@ -31,6 +31,7 @@ typedef struct {
     ngx_http_mtasts_entry_t     **domains;
     ngx_uint_t                    n;
     ngx_uint_t                   *serials;     /* before the refresh */
+    u_char                       *restarted;   /* checked again, by us */
     time_t                        deadline;
     ngx_event_t                   poll;
 } ngx_http_mtasts_status_ctx_t;
@@ -464,7 +465,8 @@ ngx_http_mtasts_status_handler(ngx_http_request_t *r)
     /* refresh=1: wait until every selected domain has been checked anew */
 
     ctx->serials = ngx_palloc(r->pool, ctx->n * sizeof(ngx_uint_t));
-    if (ctx->serials == NULL) {
+    ctx->restarted = ngx_pcalloc(r->pool, ctx->n);
+    if (ctx->serials == NULL || ctx->restarted == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -501,7 +503,7 @@ ngx_http_mtasts_status_handler(ngx_http_request_t *r)
 
     r->read_event_handler = ngx_http_test_reading;
 
-    ctx->deadline = ngx_time() + mmcf->stale;
+    ctx->deadline = ngx_time() + 2 * mmcf->stale;
     ctx->poll.handler = ngx_http_mtasts_status_poll;
     ctx->poll.data = r;
     ctx->poll.log = r->connection->log;
@@ -682,27 +684,64 @@ ngx_http_mtasts_prefers_html(ngx_str_t *accept)
 }
 
 
+/*
+ * NGX_OK when every selected domain has been checked since the refresh.
+ * A domain that nobody checks any more (its worker went away, or its
+ * result belonged to an older configuration) is checked once more here.
+ */
+
 static ngx_int_t
 ngx_http_mtasts_refreshed(ngx_http_request_t *r,
     ngx_http_mtasts_status_ctx_t *ctx)
 {
-    ngx_uint_t                    i;
+    time_t                        now;
     ngx_int_t                     rc;
+    ngx_uint_t                    i, n;
+    ngx_http_mtasts_node_t       *node;
+    ngx_http_mtasts_entry_t     **again;
     ngx_http_mtasts_main_conf_t  *mmcf;
 
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_mtasts_module);
     rc = NGX_OK;
+    now = ngx_time();
+    again = NULL;
+    n = 0;
 
     ngx_shmtx_lock(&mmcf->shpool->mutex);
 
     for (i = 0; i < ctx->n; i++) {
-        if (ctx->domains[i]->node->serial == ctx->serials[i]) {
-            rc = NGX_AGAIN;
-            break;
+        node = ctx->domains[i]->node;
+
+        if (node->serial != ctx->serials[i]) {
+            continue;
         }
+
+        rc = NGX_AGAIN;
+
+        if (ctx->restarted == NULL || ctx->restarted[i]
+            || !ngx_http_mtasts_forgotten(mmcf, node, now))
+        {
+            continue;
+        }
+
+        if (again == NULL) {
+            again = ngx_palloc(r->pool,
+                               ctx->n * sizeof(ngx_http_mtasts_entry_t *));
+            if (again == NULL) {
+                break;
+            }
+        }
+
+        ctx->restarted[i] = 1;
+        again[n++] = ctx->domains[i];
     }
 
     ngx_shmtx_unlock(&mmcf->shpool->mutex);
+
+    if (n) {
+        (void) ngx_http_mtasts_check_start(mmcf, again, n, 1,
+                                           r->connection->log);
+    }
 
     return rc;
 }
@@ -727,9 +766,13 @@ ngx_http_mtasts_status_poll(ngx_event_t *ev)
         return;
     }
 
-    /* answer with what there is when a check outlives its deadline */
+    /*
+     * answer with what there is when a check outlives its deadline, or
+     * when the worker shuts down: it checks nothing more
+     */
 
-    if (ngx_http_mtasts_refreshed(r, ctx) == NGX_AGAIN
+    if (!ngx_exiting && !ngx_terminate && !ngx_quit
+        && ngx_http_mtasts_refreshed(r, ctx) == NGX_AGAIN
         && ngx_time() < ctx->deadline)
     {
         ngx_add_timer(ev, NGX_HTTP_MTASTS_POLL);

@@ -107,6 +107,7 @@ struct ngx_http_mtasts_node_s {
     ngx_http_mtasts_result_t     *result;      /* NULL: never checked */
     time_t                        started;     /* check in flight since */
     ngx_pid_t                     owner;       /* worker running it */
+    ngx_pid_t                     queued;      /* worker that will */
     ngx_uint_t                    serial;      /* checks completed */
     ngx_uint_t                    generation;  /* configuration */
     ngx_atomic_t                  requests[NGX_HTTP_MTASTS_NREQ];
@@ -169,6 +170,10 @@ ngx_int_t ngx_http_mtasts_check_start(ngx_http_mtasts_main_conf_t *mmcf,
     ngx_http_mtasts_entry_t **domains, ngx_uint_t n, ngx_uint_t first,
     ngx_log_t *log);
 void ngx_http_mtasts_check_exit(void);
+ngx_uint_t ngx_http_mtasts_claimable(ngx_http_mtasts_main_conf_t *mmcf,
+    ngx_http_mtasts_node_t *node, time_t now);
+ngx_uint_t ngx_http_mtasts_forgotten(ngx_http_mtasts_main_conf_t *mmcf,
+    ngx_http_mtasts_node_t *node, time_t now);
 size_t ngx_http_mtasts_result_size(ngx_http_mtasts_result_t *src);
 void ngx_http_mtasts_result_pack(ngx_http_mtasts_result_t *src, u_char *dst);
 void ngx_http_mtasts_result_relocate(ngx_http_mtasts_result_t *res,
