@@ -14,6 +14,7 @@
 #define NGX_HTTP_MTASTS_TXT_MAX   255        /* bytes in a TXT string */
 #define NGX_HTTP_MTASTS_FMT_LEN   256        /* numbers, times: no strings */
 #define NGX_HTTP_MTASTS_NCOLS     (3 + NGX_HTTP_MTASTS_NCHECKS)
+#define NGX_HTTP_MTASTS_DASH      "\xe2\x80\x94"   /* U+2014: no value */
 
 
 #define ngx_http_mtasts_puts(out, s)                                         \
@@ -1026,7 +1027,7 @@ ngx_http_mtasts_prometheus_state(ngx_http_mtasts_out_t *out,
 }
 
 
-/* a probe's sample up to its value: <metric>{domain="",mx="",address="" */
+/* a probe's sample, up to the closing quote of its last label */
 
 static void
 ngx_http_mtasts_prometheus_tls(ngx_http_mtasts_out_t *out,
@@ -1413,7 +1414,7 @@ ngx_http_mtasts_html_starttls(ngx_http_mtasts_out_t *out,
             ngx_http_mtasts_html_expires(out, tls->expires);
 
         } else {
-            ngx_http_mtasts_puts(out, "\xe2\x80\x94");
+            ngx_http_mtasts_puts(out, NGX_HTTP_MTASTS_DASH);
         }
 
         ngx_http_mtasts_puts(out, "</td></tr>\n");
@@ -1429,7 +1430,7 @@ static void
 ngx_http_mtasts_html_or_none(ngx_http_mtasts_out_t *out, ngx_str_t *s)
 {
     if (s->len == 0) {
-        ngx_http_mtasts_puts(out, "\xe2\x80\x94");
+        ngx_http_mtasts_puts(out, NGX_HTTP_MTASTS_DASH);
         return;
     }
 
