@@ -31,7 +31,6 @@ use List::Util qw(min);
 use Net::DNS ();
 use Net::DNS::Nameserver;
 use POSIX ();
-use Socket qw(SOCK_DGRAM);
 use Time::HiRes qw(sleep time);
 
 our @EXPORT_OK = qw(dns_rr);
@@ -135,7 +134,8 @@ sub wait_ready {
 				recurse => 0, retry => 1, retrans => 1,
 				udp_timeout => 0.3, tcp_timeout => 0.3);
 			my $reply = $res->send($READY, 'A');
-			$ok{$vc} = 1 if $reply && $reply->header->rcode eq 'NOERROR';
+			$ok{$vc} = 1
+				if $reply && $reply->header->rcode eq 'NOERROR';
 		}
 		return $self if $ok{0} && $ok{1};
 		die "FakeDNS: no answer on $self->{address}:$self->{port} over "
