@@ -761,7 +761,16 @@ ngx_http_mtasts_status_poll(ngx_event_t *ev)
         return;
     }
 
-    if (r->connection->error) {
+    /* a client that closed at once: epoll told while the request was read */
+
+    if (r->connection->error
+#if (NGX_HAVE_EPOLLRDHUP)
+        || (r->connection->read->pending_eof
+            && r->http_version < NGX_HTTP_VERSION_20)
+#endif
+        )
+    {
+        r->connection->error = 1;
         ngx_http_finalize_request(r, NGX_HTTP_CLIENT_CLOSED_REQUEST);
         return;
     }
