@@ -752,43 +752,48 @@ ngx_http_mtasts_status_poll(ngx_event_t *ev)
 {
     ngx_http_request_t *r = ev->data;
 
+    ngx_int_t                      rc;
+    ngx_connection_t              *c;
     ngx_http_mtasts_status_ctx_t  *ctx;
 
+    c = r->connection;
     ctx = ngx_http_get_module_ctx(r, ngx_http_mtasts_module);
 
     if (ctx == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
 
     /* a client that closed at once: epoll told while the request was read */
 
-    if (r->connection->error
+    } else if (c->error
 #if (NGX_HAVE_EPOLLRDHUP)
-        || (r->connection->read->pending_eof
-            && r->http_version < NGX_HTTP_VERSION_20)
+               || (c->read->pending_eof
+                   && r->http_version < NGX_HTTP_VERSION_20)
 #endif
-        )
+              )
     {
-        r->connection->error = 1;
-        ngx_http_finalize_request(r, NGX_HTTP_CLIENT_CLOSED_REQUEST);
-        return;
-    }
+        c->error = 1;
+        rc = NGX_HTTP_CLIENT_CLOSED_REQUEST;
 
     /*
      * answer with what there is when a check outlives its deadline, or
      * when the worker shuts down: it checks nothing more
      */
 
-    if (!ngx_exiting && !ngx_terminate && !ngx_quit
-        && ngx_http_mtasts_refreshed(r, ctx) == NGX_AGAIN
-        && ngx_time() < ctx->deadline)
+    } else if (!ngx_exiting && !ngx_terminate && !ngx_quit
+               && ngx_http_mtasts_refreshed(r, ctx) == NGX_AGAIN
+               && ngx_time() < ctx->deadline)
     {
         ngx_add_timer(ev, NGX_HTTP_MTASTS_POLL);
         return;
+
+    } else {
+        rc = ngx_http_mtasts_status_send(r, ctx);
     }
 
-    ngx_http_finalize_request(r, ngx_http_mtasts_status_send(r, ctx));
+    /* a timer is no request event: posted requests are ours to run */
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
 }
 
 
