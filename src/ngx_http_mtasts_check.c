@@ -1479,11 +1479,18 @@ ngx_http_mtasts_build_starttls(ngx_http_mtasts_job_t *job,
     }
 
     if (nfail == 0) {
+        if (res->ntls == 1) {
+            ngx_http_mtasts_set(job->pool, check, NGX_HTTP_MTASTS_OK,
+                                "The MX address accepts STARTTLS with a "
+                                "trusted certificate valid for the MX host "
+                                "(%V).", &tls[0].version);
+            return 0;
+        }
+
         ngx_http_mtasts_set(job->pool, check, NGX_HTTP_MTASTS_OK,
-                            "All %ui MX address%s accept STARTTLS with a "
+                            "All %ui MX addresses accept STARTTLS with a "
                             "trusted certificate valid for the MX host "
-                            "(%V).", res->ntls, res->ntls > 1 ? "es" : "",
-                            &tls[0].version);
+                            "(%V).", res->ntls, &tls[0].version);
         return 0;
     }
 
@@ -1506,7 +1513,7 @@ ngx_http_mtasts_build_summary(ngx_http_mtasts_job_t *job,
     ngx_http_mtasts_result_t *res, ngx_uint_t tls_failed)
 {
     u_char                      *p, *last, hosts[512];
-    ngx_uint_t                   i, n, all;
+    ngx_uint_t                   i, j, n, all;
     ngx_http_mtasts_tls_t       *tls;
     ngx_http_mtasts_srv_conf_t  *conf;
     ngx_http_mtasts_check_t      summary;
@@ -1527,9 +1534,13 @@ ngx_http_mtasts_build_summary(ngx_http_mtasts_job_t *job,
             continue;
         }
 
-        if (i > 0 && tls[i - 1].host.data == tls[i].host.data
-            && !tls[i - 1].ok)
-        {
+        for (j = 0; j < i; j++) {
+            if (!tls[j].ok && tls[j].host.data == tls[i].host.data) {
+                break;
+            }
+        }
+
+        if (j < i) {
             continue;
         }
 

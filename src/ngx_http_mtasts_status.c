@@ -126,8 +126,13 @@ ngx_http_mtasts_status_init(ngx_conf_t *cf, ngx_http_mtasts_main_conf_t *mmcf)
                                  * ((1 << mmcf->resolver_attempts) - 1)
                                  / 1000) * 2;
 
+    /*
+     * a probe waits at most five times its timeout; a domain's probes may
+     * wait for others' before theirs run, 16 at a time per worker
+     */
+
     if (mmcf->starttls) {
-        mmcf->stale += (time_t) (mmcf->starttls_timeout / 1000) * 5;
+        mmcf->stale += (time_t) (mmcf->starttls_timeout / 1000) * 5 * 5;
     }
 
     return NGX_OK;
