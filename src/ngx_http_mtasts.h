@@ -45,7 +45,8 @@ typedef struct {
 
     ngx_array_t                  *mx;          /* of ngx_str_t */
     ngx_array_t                  *rua;         /* of ngx_str_t */
-    ngx_array_t                  *domains;     /* of ngx_http_mtasts_name_t */
+    ngx_array_t                  *domains;     /* of ngx_http_mtasts_name_t,
+                                                  load time only */
 
     ngx_str_t                     id;          /* explicit, or empty */
 

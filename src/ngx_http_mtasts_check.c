@@ -596,6 +596,10 @@ ngx_http_mtasts_mx_answer(void *arg, int status, int timeouts,
     job = h->job;
     n = NGX_HTTP_MTASTS_MX_ADDRS;
 
+    if (status == ARES_EDESTRUCTION) {
+        job->aborted = 1;
+    }
+
     if (status == ARES_SUCCESS && !job->aborted) {
         status = q->aaaa ? ares_parse_aaaa_reply(abuf, alen, NULL, a6, &n)
                          : ares_parse_a_reply(abuf, alen, NULL, a4, &n);
@@ -1444,6 +1448,13 @@ ngx_http_mtasts_build_starttls(ngx_http_mtasts_job_t *job,
         return 0;
     }
 
+    if (job->status[NGX_HTTP_MTASTS_Q_MX] == ARES_ENOTFOUND) {
+        ngx_http_mtasts_set(job->pool, check, NGX_HTTP_MTASTS_SKIPPED,
+                            "No MX host was probed: the domain does not "
+                            "exist.");
+        return 1;
+    }
+
     if (job->status[NGX_HTTP_MTASTS_Q_MX] != ARES_SUCCESS
         && job->status[NGX_HTTP_MTASTS_Q_MX] != ARES_ENODATA)
     {
@@ -1497,8 +1508,12 @@ ngx_http_mtasts_build_starttls(ngx_http_mtasts_job_t *job,
     state = (conf->mode == NGX_HTTP_MTASTS_ENFORCE) ? NGX_HTTP_MTASTS_ERROR
                                                     : NGX_HTTP_MTASTS_WARNING;
 
+    if (nfail > 4) {
+        p = ngx_slprintf(p, last, "; and %ui more", nfail - 4);
+    }
+
     ngx_http_mtasts_set(job->pool, check, state,
-                        "%*s%s. %s", p - buf, buf, nfail > 4 ? "; ..." : "",
+                        "%*s. %s", p - buf, buf,
                         conf->mode == NGX_HTTP_MTASTS_ENFORCE
                         ? "Senders that enforce MTA-STS refuse to deliver "
                           "to these hosts."

@@ -546,6 +546,12 @@ ngx_http_mtasts_probe_verify(ngx_http_mtasts_probe_t *p)
 
     rc = SSL_get_verify_result(c->ssl->connection);
 
+    if (rc == X509_V_ERR_CERT_HAS_EXPIRED && r->expires > ngx_time()) {
+        ngx_http_mtasts_probe_fail(p, "a CA certificate of the chain has "
+                                   "expired");
+        return;
+    }
+
     if (rc == X509_V_ERR_CERT_HAS_EXPIRED) {
         ngx_gmtime(r->expires, &tm);
         ngx_http_mtasts_probe_fail(p, "the certificate expired on "

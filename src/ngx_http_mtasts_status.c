@@ -177,6 +177,14 @@ ngx_http_mtasts_trust(ngx_conf_t *cf, ngx_http_mtasts_main_conf_t *mmcf)
 
     SSL_CTX_set_verify(mmcf->ssl->ctx, SSL_VERIFY_NONE, NULL);
 
+    if (mmcf->trusted.data && mmcf->trusted.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "invalid value \"\" in "
+                      "\"mta_sts_trusted_certificate\" directive, "
+                      "it must be a file of PEM certificates");
+        return NGX_ERROR;
+    }
+
     if (mmcf->trusted.len == 0) {
         if (SSL_CTX_set_default_verify_paths(mmcf->ssl->ctx) != 1) {
             ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,

@@ -6,6 +6,7 @@
 
 #include <string.h>
 #include <stdlib.h>
+#include <arpa/inet.h>
 #include <idn2.h>
 #include <libpsl.h>
 
@@ -28,6 +29,7 @@ static int mtasts_prefix(const unsigned char *s, size_t len,
 static const char *mtasts_check_uri_chars(const unsigned char *p, size_t n);
 static const char *mtasts_check_mailto(const unsigned char *p, size_t n);
 static const char *mtasts_check_https(const unsigned char *p, size_t n);
+static int mtasts_inet(int af, const unsigned char *p, size_t n);
 
 
 const char *
@@ -142,6 +144,13 @@ mtasts_idn_to_ascii(const unsigned char *in, size_t len, unsigned char *out,
 
     if (len >= sizeof(buf)) {
         return "name is longer than 253 characters";
+    }
+
+    /* a NUL would end the string early: the rest would be ignored */
+
+    if (memchr(in, '\0', len) != NULL) {
+        return "host names contain only letters, digits, "
+               "hyphens and dots";
     }
 
     memcpy(buf, in, len);
@@ -449,8 +458,16 @@ mtasts_check_https(const unsigned char *p, size_t n)
             }
         }
 
-        if (i == end || (i + 1 < end && p[i + 1] != ':')) {
+        if (i == end || (i + 1 < end && p[i + 1] != ':')
+            || !mtasts_inet(AF_INET6, p + 1, i - 1))
+        {
             return "invalid IPv6 address in \"https:\" URI";
+        }
+
+        for (host = i + 2; host < end; host++) {
+            if (!mtasts_digit(p[host])) {
+                return "invalid port in \"https:\" URI";
+            }
         }
 
         end = i + 1;
@@ -476,20 +493,35 @@ mtasts_check_https(const unsigned char *p, size_t n)
                "as in \"https://reports.example.com/tlsrpt\"";
     }
 
-    if (p[0] != '['
-        && mtasts_name_normalize(p, end, 0, &name) != NULL)
-    {
-        /* a dotted IPv4 address is a valid, if unusual, report host */
+    /* a dotted IPv4 address is a valid, if unusual, report host */
 
-        for (i = 0; i < end; i++) {
-            if (!mtasts_digit(p[i]) && p[i] != '.') {
-                return "the host of the \"https:\" URI is not a valid "
-                       "host name";
-            }
-        }
+    if (p[0] != '['
+        && mtasts_name_normalize(p, end, 0, &name) != NULL
+        && !mtasts_inet(AF_INET, p, end))
+    {
+        return "the host of the \"https:\" URI is not a valid host name";
     }
 
     return NULL;
+}
+
+
+/* an IPv4 address in dotted-decimal form or an IPv6 address */
+
+static int
+mtasts_inet(int af, const unsigned char *p, size_t n)
+{
+    char           buf[64];
+    unsigned char  addr[16];
+
+    if (n >= sizeof(buf) || memchr(p, '\0', n) != NULL) {
+        return 0;
+    }
+
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+
+    return inet_pton(af, buf, addr) == 1;
 }
 
 

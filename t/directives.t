@@ -116,7 +116,7 @@ my %want = (
 );
 $want{same} = $want{inherit};
 
-$t->plan(40)->run();
+$t->plan(46)->run();
 
 ###############################################################################
 
@@ -205,6 +205,9 @@ my @warnings = (
 	['', 'mta_sts_mx mail.a.test; mta_sts_domains { a.test; a.test; }',
 		qr/\[warn\] .*domain "a.test" is listed twice for the same server in \S+:\d+/,
 		'domain twice'],
+	['', 'mta_sts_mx mail.a.test; server_name mta-sts.exa_mple.test;',
+		qr/\[warn\] .*server name "mta-sts.exa_mple.test" in \S+:\d+ is no policy host: underscore is not allowed in host names/,
+		'invalid policy host name'],
 	['', 'mta_sts_mx mail.a.test; mta_sts_domains { defaults.test; }',
 		qr/\[warn\] .*domain "defaults.test" is listed twice/,
 		'domain of the server name listed again'],
@@ -237,5 +240,29 @@ http {
 EOF
 like($out, qr/\[warn\] .*"mta_sts_domains" is ignored without "mta_sts on" in \S+:\d+/,
 	'mta_sts_domains without mta_sts: warning');
+
+# an empty list answers nothing, which is worth a word when nothing else is
+
+$out = $t->nginx_t_ok($conf->('', 'mta_sts_mx mail.a.test; '
+	. 'mta_sts_domains { }'), 'empty list beside a name: accepted');
+unlike($out, qr/empty "mta_sts_domains"/, 'empty list beside a name: quiet');
+
+$out = $t->nginx_t_ok(<<'EOF', 'empty list alone: accepted');
+%%TEST_GLOBALS%%
+events {
+}
+http {
+    %%TEST_GLOBALS_HTTP%%
+    server {
+        listen 127.0.0.1:%%PORT_8083%%;
+        server_name mta-sts.*;
+        mta_sts on;
+        mta_sts_mx mail.a.test;
+        mta_sts_domains { }
+    }
+}
+EOF
+like($out, qr/\[warn\] .*empty "mta_sts_domains" in the server in \S+:\d+: it answers for no domain/,
+	'empty list alone: warning');
 
 ###############################################################################

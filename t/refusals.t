@@ -217,6 +217,47 @@ my @blocks = (
 	["server { listen 127.0.0.1:%%PORT_8080%%; mta_sts\nmaybe; }",
 		qr/invalid value "maybe" in "mta_sts" directive, it must be "on" or "off" in \S+:\d+/,
 		'maybe'],
+	# the status location's directives (http level)
+
+	["mta_sts_resolver\n dns.example.net;\n",
+		$inv->('dns.example.net', 'mta_sts_resolver', 'it must be an IP '
+		. 'address with an optional port, as in "127.0.0.1:53" or '
+		. '"[::1]:5353"'), 'dns.example.net'],
+	["mta_sts_resolver 127.0.0.1\n timeout=soon;\n",
+		$inv->('timeout=soon', 'mta_sts_resolver', 'the timeout must be a '
+		. 'time, as in "timeout=2s"'), 'timeout=soon'],
+	["mta_sts_resolver 127.0.0.1\n attempts=0;\n",
+		$inv->('attempts=0', 'mta_sts_resolver', 'attempts must be a number '
+		. 'from 1 to 10'), 'attempts=0'],
+	["mta_sts_resolver 127.0.0.1;\nmta_sts_resolver 127.0.0.2;\n",
+		qr/"mta_sts_resolver" directive is duplicate in \S+:\d+/,
+		'127.0.0.2'],
+	["mta_sts_check_interval\n 5s;\n",
+		$inv->('5s', 'mta_sts_check_interval', 'it must be "off" or a time '
+		. 'of at least 10 seconds, as in "1h"'), '5s'],
+	["mta_sts_check_interval 1h;\nmta_sts_check_interval 2h;\n",
+		qr/"mta_sts_check_interval" directive is duplicate in \S+:\d+/,
+		'2h'],
+	["mta_sts_check_starttls\n maybe;\n",
+		$inv->('maybe', 'mta_sts_check_starttls', 'it must be "on" or '
+		. '"off"'), 'maybe'],
+	["mta_sts_check_starttls on\n port=0;\n",
+		$inv->('port=0', 'mta_sts_check_starttls', 'the port must be a '
+		. 'number from 1 to 65535'), 'port=0'],
+	["mta_sts_check_starttls on\n timeout=x;\n",
+		$inv->('timeout=x', 'mta_sts_check_starttls', 'the timeout must be '
+		. 'a time, as in "timeout=10s"'), 'timeout=x'],
+	["mta_sts_check_starttls on\n tls=1.3;\n",
+		$inv->('tls=1.3', 'mta_sts_check_starttls', 'it must be "port=" or '
+		. '"timeout="'), 'tls=1.3'],
+	["mta_sts_check_starttls on;\nmta_sts_check_starttls off;\n",
+		qr/"mta_sts_check_starttls" directive is duplicate in \S+:\d+/,
+		'off'],
+	["server { listen 127.0.0.1:%%PORT_8080%%;\n"
+		. "location = /s { mta_sts_status x; } }",
+		qr/invalid number of arguments in "mta_sts_status" directive in \S+:\d+/,
+		'mta_sts_status x'],
+
 	["mta_sts on;\n", qr/"mta_sts" directive is not allowed here in \S+:\d+/,
 		'mta_sts on'],
 	["mta_sts_domains { a.example; }\n",
@@ -232,7 +273,26 @@ my @blocks = (
 		'mta_sts_mx'],
 );
 
-my $t = Test::Nginx->new()->plan(2 * (@cases + @blocks));
+# the trust store is read with the status location: no file:line there
+
+my @trust = (
+	['mta_sts_trusted_certificate "";',
+		qr/\[emerg\] .*invalid value "" in "mta_sts_trusted_certificate" directive, it must be a file of PEM certificates/],
+	['mta_sts_trusted_certificate /nonexistent/ca.pem;',
+		qr/\[emerg\] .*invalid value "\/nonexistent\/ca.pem" in "mta_sts_trusted_certificate" directive, it must be a readable file of PEM certificates/],
+);
+
+my $t = Test::Nginx->new()->plan(2 * (@cases + @blocks) + @trust);
+
+for my $c (@trust) {
+	my ($directive, $re) = @$c;
+	$t->nginx_t_fails(conf("$directive\n"
+		. "server {\n listen 127.0.0.1:%%PORT_8080%%;\n"
+		. " server_name mta-sts.example.com;\n mta_sts on;\n"
+		. " mta_sts_mx mail.example.com;\n"
+		. " location = /status { mta_sts_status; }\n}\n"),
+		$re, "refused: $directive");
+}
 
 for my $c (@cases) {
 	my ($directives, $re, $at) = @$c;
