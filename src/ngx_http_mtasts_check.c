@@ -18,6 +18,8 @@
 
 
 #define NGX_HTTP_MTASTS_INFLIGHT   32      /* domains at once, per worker */
+#define NGX_HTTP_MTASTS_STARTS     1       /* checks started per event loop
+                                              turn */
 #define NGX_HTTP_MTASTS_ADDRS      32      /* addresses kept per family */
 #define NGX_HTTP_MTASTS_CERT_DAYS  14
 #define NGX_HTTP_MTASTS_MX_HOSTS   10      /* MX hosts probed */
@@ -39,6 +41,9 @@ typedef struct ngx_http_mtasts_job_s  ngx_http_mtasts_job_t;
 typedef struct {
     ngx_http_mtasts_job_t        *job;
     ngx_uint_t                    what;
+    char                         *name;
+    int                           type;
+    ngx_uint_t                    tries;
 } ngx_http_mtasts_query_t;
 
 
@@ -49,6 +54,7 @@ typedef struct ngx_http_mtasts_mxhost_s  ngx_http_mtasts_mxhost_t;
 typedef struct {
     ngx_http_mtasts_mxhost_t     *host;
     ngx_uint_t                    aaaa;
+    ngx_uint_t                    tries;
 } ngx_http_mtasts_mxq_t;
 
 
@@ -91,10 +97,14 @@ typedef struct {
 
 
 static void ngx_http_mtasts_schedule(void);
+static void ngx_http_mtasts_schedule_next(void);
+static void ngx_http_mtasts_schedule_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_mtasts_claim(ngx_http_mtasts_main_conf_t *mmcf,
     ngx_http_mtasts_entry_t *entry);
 static void ngx_http_mtasts_job_start(ngx_http_mtasts_main_conf_t *mmcf,
     ngx_http_mtasts_entry_t *entry, ngx_log_t *log);
+static ngx_uint_t ngx_http_mtasts_again(int status, ngx_uint_t *tries,
+    ngx_http_mtasts_job_t *job);
 static void ngx_http_mtasts_answer(void *arg, int status, int timeouts,
     unsigned char *abuf, int alen);
 static int ngx_http_mtasts_parse(ngx_http_mtasts_job_t *job,
@@ -143,6 +153,7 @@ static void ngx_http_mtasts_store(ngx_http_mtasts_job_t *job,
 static ngx_queue_t  ngx_http_mtasts_rounds;
 static ngx_uint_t   ngx_http_mtasts_running;
 static ngx_uint_t   ngx_http_mtasts_exiting;
+static ngx_event_t  ngx_http_mtasts_schedule_event;
 
 
 static ngx_uint_t  ngx_http_mtasts_state_map[] = {
@@ -221,6 +232,10 @@ ngx_http_mtasts_check_exit(void)
 
     ngx_http_mtasts_exiting = 1;
 
+    if (ngx_http_mtasts_schedule_event.posted) {
+        ngx_delete_posted_event(&ngx_http_mtasts_schedule_event);
+    }
+
     if (ngx_http_mtasts_rounds.next == NULL) {
         return;
     }
@@ -234,20 +249,33 @@ ngx_http_mtasts_check_exit(void)
 }
 
 
-/* start jobs from the rounds in order, up to the limit */
+/*
+ * Start jobs from the rounds in order, up to the limit, and at most
+ * NGX_HTTP_MTASTS_STARTS in one turn of the event loop: the rest start in
+ * the next turns, after the requests that are ready, which so never wait
+ * behind more than a few checks' work.
+ */
 
 static void
 ngx_http_mtasts_schedule(void)
 {
+    ngx_uint_t                started;
     ngx_queue_t              *q;
     ngx_http_mtasts_entry_t  *entry;
     ngx_http_mtasts_round_t  *round;
+
+    started = 0;
 
     while (ngx_http_mtasts_running < NGX_HTTP_MTASTS_INFLIGHT
            && !ngx_http_mtasts_exiting
            && !ngx_exiting
            && !ngx_queue_empty(&ngx_http_mtasts_rounds))
     {
+        if (started == NGX_HTTP_MTASTS_STARTS) {
+            ngx_http_mtasts_schedule_next();
+            break;
+        }
+
         q = ngx_queue_head(&ngx_http_mtasts_rounds);
         round = ngx_queue_data(q, ngx_http_mtasts_round_t, queue);
 
@@ -261,8 +289,23 @@ ngx_http_mtasts_schedule(void)
 
         if (ngx_http_mtasts_claim(round->mmcf, entry) == NGX_OK) {
             ngx_http_mtasts_job_start(round->mmcf, entry, round->log);
+            started++;
         }
     }
+}
+
+
+static void
+ngx_http_mtasts_schedule_next(void)
+{
+    if (ngx_http_mtasts_exiting || ngx_http_mtasts_schedule_event.posted) {
+        return;
+    }
+
+    ngx_http_mtasts_schedule_event.handler = ngx_http_mtasts_schedule_handler;
+    ngx_http_mtasts_schedule_event.log = ngx_cycle->log;
+
+    ngx_post_event(&ngx_http_mtasts_schedule_event, &ngx_posted_next_events);
 }
 
 
@@ -416,6 +459,9 @@ ngx_http_mtasts_job_start(ngx_http_mtasts_main_conf_t *mmcf,
 
         ngx_sprintf(p, "%s%V%Z", prefix[i], d);
 
+        job->q[i].name = (char *) p;
+        job->q[i].type = type[i];
+
         if (ngx_http_mtasts_dns_query((char *) p, type[i],
                                       ngx_http_mtasts_answer, &job->q[i])
             != NGX_OK)
@@ -443,6 +489,28 @@ failed:
 }
 
 
+/*
+ * c-ares 1.18 fails every query in flight to a server whose TCP connection
+ * closed with "connection refused", UDP ones of other domains included:
+ * such a query is sent again, up to three times, before it counts.
+ */
+
+static ngx_uint_t
+ngx_http_mtasts_again(int status, ngx_uint_t *tries,
+    ngx_http_mtasts_job_t *job)
+{
+    if (status != ARES_ECONNREFUSED || *tries >= 3 || job->aborted
+        || ngx_http_mtasts_exiting || ngx_exiting)
+    {
+        return 0;
+    }
+
+    (*tries)++;
+
+    return 1;
+}
+
+
 static void
 ngx_http_mtasts_answer(void *arg, int status, int timeouts,
     unsigned char *abuf, int alen)
@@ -452,6 +520,14 @@ ngx_http_mtasts_answer(void *arg, int status, int timeouts,
     ngx_http_mtasts_job_t  *job;
 
     job = q->job;
+
+    if (ngx_http_mtasts_again(status, &q->tries, job)
+        && ngx_http_mtasts_dns_query(q->name, q->type, ngx_http_mtasts_answer,
+                                     q)
+           == NGX_OK)
+    {
+        return;
+    }
 
     if (status == ARES_SUCCESS) {
         status = ngx_http_mtasts_parse(job, q->what, abuf, alen);
@@ -595,6 +671,16 @@ ngx_http_mtasts_mx_answer(void *arg, int status, int timeouts,
     h = q->host;
     job = h->job;
     n = NGX_HTTP_MTASTS_MX_ADDRS;
+
+    if (ngx_http_mtasts_again(status, &q->tries, job)
+        && ngx_http_mtasts_dns_query((char *) h->name.data,
+                                     q->aaaa ? NGX_HTTP_MTASTS_T_AAAA
+                                             : NGX_HTTP_MTASTS_T_A,
+                                     ngx_http_mtasts_mx_answer, q)
+           == NGX_OK)
+    {
+        return;
+    }
 
     if (status == ARES_EDESTRUCTION) {
         job->aborted = 1;
@@ -751,7 +837,8 @@ ngx_http_mtasts_parse(ngx_http_mtasts_job_t *job, ngx_uint_t what,
 
         rc = ares_parse_txt_reply_ext(abuf, alen, &tl);
         if (rc != ARES_SUCCESS) {
-            return rc;
+            /* 1.18's TXT and MX parsers call a broken answer a bad name */
+            return (rc == ARES_EBADNAME) ? ARES_EBADRESP : rc;
         }
 
         /* the character-strings of one record, concatenated (RFC 8461) */
@@ -789,7 +876,7 @@ ngx_http_mtasts_parse(ngx_http_mtasts_job_t *job, ngx_uint_t what,
 
         rc = ares_parse_mx_reply(abuf, alen, &ml);
         if (rc != ARES_SUCCESS) {
-            return rc;
+            return (rc == ARES_EBADNAME) ? ARES_EBADRESP : rc;
         }
 
         for (m = ml; m; m = m->next) {
@@ -873,9 +960,22 @@ ngx_http_mtasts_job_done(ngx_http_mtasts_job_t *job)
 
     ngx_destroy_pool(job->pool);
 
-    if (!ngx_http_mtasts_exiting) {
-        ngx_http_mtasts_schedule();
-    }
+    /*
+     * The next jobs start in the next turn of the event loop, not here:
+     * this runs inside c-ares' processing of a socket, which reads answers
+     * until there are none, and the answers to queries sent from here
+     * would keep it reading, requests waiting, for as long as a round
+     * lasts.  Each turn now takes only the answers that had arrived.
+     */
+
+    ngx_http_mtasts_schedule_next();
+}
+
+
+static void
+ngx_http_mtasts_schedule_handler(ngx_event_t *ev)
+{
+    ngx_http_mtasts_schedule();
 }
 
 
