@@ -41,6 +41,7 @@ struct ngx_http_mtasts_probe_s {
     ngx_http_mtasts_probe_state_e  state;
     ngx_uint_t                     active;
     ngx_uint_t                     offered;    /* STARTTLS in EHLO */
+    ngx_uint_t                     rest;       /* bytes after a reply */
 };
 
 
@@ -290,6 +291,18 @@ ngx_http_mtasts_probe_handler(ngx_event_t *ev)
             return;
         }
 
+        /*
+         * nothing may come between the reply and the server's TLS: plain
+         * text there breaks the handshake, however it is timed
+         */
+
+        if (p->rest) {
+            ngx_http_mtasts_probe_fail(p, "the TLS handshake failed: the "
+                                       "server sent plain text after its "
+                                       "STARTTLS reply");
+            return;
+        }
+
         ngx_http_mtasts_probe_tls(p);
         return;
     }
@@ -408,6 +421,7 @@ ngx_http_mtasts_probe_reply(ngx_http_mtasts_probe_t *p, ngx_uint_t *code,
                         + (line[2] - '0');
 
                 p->offered = starttls;
+                p->rest = b->last - (eol + 1);
 
                 return NGX_OK;
             }

@@ -118,7 +118,8 @@ my %domains = (
 	'nostarttls.test' => failed('mx.nostarttls.test', '127.0.0.15',
 		'STARTTLS is not offered in the EHLO reply', 'testing'),
 	'garbage.test' => failed('mx.garbage.test', '127.0.0.16',
-		'the TLS handshake failed'),
+		'the TLS handshake failed: the server sent plain text after '
+		. 'its STARTTLS reply'),
 	'hangup.test' => failed('mx.hangup.test', '127.0.0.17',
 		'the TLS handshake failed'),
 	'silent.test' => failed('mx.silent.test', '127.0.0.18',

@@ -23,7 +23,7 @@ package Test::MtaSts::SMTP;
 #   long_ehlo       an EHLO reply of 200 lines, about 8 KB
 #   ehlo_502        502 to EHLO
 #   refuse          454 to STARTTLS
-#   garbage         220 to STARTTLS, then plain text instead of TLS
+#   garbage         220 to STARTTLS and plain text instead of TLS, at once
 #   close           220 to STARTTLS, then closes the connection
 #   silent          accepts and never says a word
 #   silent_ehlo     never answers EHLO
@@ -233,13 +233,17 @@ sub _session {
 				next;
 			}
 
-			_say($c, '220 2.0.0 ready to start TLS');
+			# the reply and the plain text in one write: the
+			# client sees the text at once, whatever the timing
 
 			if ($mode eq 'garbage') {
-				_say($c, 'this is plain text, not a TLS ServerHello,'
+				_say($c, '220 2.0.0 ready to start TLS',
+					'this is plain text, not a TLS ServerHello,'
 					. ' however long the client waits for one');
 				return _until_eof($c, $opt);
 			}
+
+			_say($c, '220 2.0.0 ready to start TLS');
 
 			if ($mode eq 'close') {
 				close $c;
