@@ -1,7 +1,12 @@
 # ngx_http_mtasts_module: build against Debian's nginx (nginx-dev), test, demo.
 #
 #   make          build build/ngx_http_mtasts_module.so
-#   make test     build (gcc and clang, -Werror) and run the test suite
+#   make test     build (gcc and clang, -Werror) and run the test suite,
+#                 then again with the module under ASan and UBSan
+#   make test SANITIZE=1   the suite with the module under ASan and UBSan
+#   make test VALGRIND=1   the suite with nginx under valgrind memcheck
+#   make fuzz     build the libFuzzer targets of fuzz/ and run each for
+#                 FUZZ_TIME seconds (make fuzz FUZZ_TIME=600)
 #   make demo     build and run nginx in the foreground with examples/
 #
 # Run as root, missing Debian packages are installed first.
@@ -15,12 +20,14 @@ LD_OPT   = -fPIC
 BUILD_PKGS = nginx-core nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
              libidn2-dev libpsl-dev libc-ares-dev make gcc
 TEST_PKGS  = clang perl curl openssl iproute2 nsd postfix-mta-sts-resolver \
-             libnet-dns-perl libio-socket-ssl-perl procps
+             libnet-dns-perl libio-socket-ssl-perl procps libclang-rt-14-dev \
+             wrk
 DEMO_PKGS  = openssl curl
 
 SOURCES  = config $(MODULE).c $(wildcard src/*.c src/*.h)
 
-.PHONY: all deps test-deps test prove clang demo clean deb
+.PHONY: all deps test-deps test prove clang demo clean deb \
+        asan test-sanitize fuzz bench
 
 all: $(BUILD)/$(MODULE).so
 
@@ -40,10 +47,53 @@ $(BUILD)/$(MODULE).so: $(SOURCES) | deps
 clang: $(SOURCES) | test-deps
 	@bash tools/build-module $(BUILD)/clang clang "$(CC_OPT)" "$(LD_OPT)"
 
+ifeq ($(SANITIZE),1)
+test: test-deps asan
+	$(ASAN_ENV) prove -I t/lib t/
+else ifeq ($(VALGRIND),1)
+test: test-deps all
+	@sh tools/need-packages valgrind
+	TEST_NGINX_VALGRIND=1 prove -I t/lib t/
+else
 test: test-deps all clang prove
+	@$(MAKE) --no-print-directory test-sanitize
+endif
 
 prove:
 	prove -I t/lib t/
+
+# The module with AddressSanitizer and UndefinedBehaviorSanitizer (clang,
+# shared runtime), for Debian's nginx with that runtime preloaded, see
+# t/lib/Test/Nginx.pm.  test-sanitize: the suite once more so, less the
+# tests that do not start the harness's nginx (they would run the same).
+ASAN     = $(BUILD)/asan
+ASAN_RT  = $$(clang -print-file-name=libclang_rt.asan-x86_64.so)
+ASAN_SAN = -fsanitize=address,undefined -shared-libasan \
+           -fsanitize-address-use-odr-indicator
+ASAN_OPT = -g -O1 -fPIC -fno-omit-frame-pointer $(ASAN_SAN)
+ASAN_LD  = -fPIC $(ASAN_SAN) -Wl,-rpath,$$(clang --print-runtime-dir)
+ASAN_ENV = TEST_NGINX_SANITIZE=1 TEST_NGINX_ASAN_LIB=$(ASAN_RT) \
+           TEST_NGINX_MODULE=$(CURDIR)/$(ASAN)/objs/$(MODULE).so
+SANITIZE_SKIP = t/package.t t/unit.t t/fuzz.t
+
+# (configured anew when the flags change; configure runs its test
+# programs with the runtime: no leak reports)
+asan: | test-deps
+	@echo '$(ASAN_OPT) $(ASAN_LD)' | cmp -s - $(ASAN).flags \
+	 || { rm -rf $(ASAN); echo '$(ASAN_OPT) $(ASAN_LD)' > $(ASAN).flags; }
+	@ASAN_OPTIONS=detect_leaks=0 \
+	 bash tools/build-module $(ASAN) clang "$(ASAN_OPT)" "$(ASAN_LD)"
+
+test-sanitize: test-deps asan
+	$(ASAN_ENV) prove -I t/lib $(filter-out $(SANITIZE_SKIP),$(wildcard t/*.t))
+
+# libFuzzer targets (fuzz/README), built with clang into $(BUILD)/fuzz
+FUZZ_TIME = 10
+
+fuzz: | deps
+	@sh tools/need-packages clang libclang-rt-14-dev
+	@bash tools/fuzz build $(BUILD)/fuzz
+	@bash tools/fuzz run $(BUILD)/fuzz $(FUZZ_TIME)
 
 demo: all
 	@sh tools/need-packages $(DEMO_PKGS)
@@ -72,3 +122,10 @@ deb:
 	cd $(DEB)/src && dpkg-buildpackage -us -uc -b
 	lintian $(DEB)/*.changes
 	@ls $(DEB)/*.deb
+
+# make bench: the benchmarks of bench/ (about 12 minutes, on 2
+# cores); results in build/bench/*.json, the table in docs/performance.md
+bench: all
+	@sh tools/need-packages wrk valgrind nsd dnsperf openssl curl python3 \
+	    gcc util-linux procps
+	@bash bench/run

@@ -1830,7 +1830,9 @@ ngx_http_mtasts_pack_str(ngx_str_t *dst, ngx_str_t *src, u_char *p)
     dst->len = src->len;
     dst->data = src->len ? p : NULL;
 
-    return ngx_cpymem(p, src->data, src->len);
+    /* memcpy() from NULL is undefined even for no bytes */
+
+    return src->len ? ngx_cpymem(p, src->data, src->len) : p;
 }
 
 

@@ -1525,7 +1525,7 @@ ngx_http_mtasts_room(ngx_http_mtasts_out_t *out, size_t len)
 static void
 ngx_http_mtasts_put(ngx_http_mtasts_out_t *out, u_char *data, size_t len)
 {
-    if (ngx_http_mtasts_room(out, len)) {
+    if (len && ngx_http_mtasts_room(out, len)) {
         out->pos = ngx_cpymem(out->pos, data, len);
     }
 }
@@ -1610,7 +1610,9 @@ ngx_http_mtasts_put_json(ngx_http_mtasts_out_t *out, ngx_str_t *s)
     ngx_http_mtasts_puts(out, "\"");
 
     p = s->data;
-    last = s->data + s->len;
+    /* NULL + 0 is undefined: an empty string may have no data */
+
+    last = s->len ? s->data + s->len : s->data;
 
     while (p < last) {
         start = p;
@@ -1699,7 +1701,9 @@ ngx_http_mtasts_put_text(ngx_http_mtasts_out_t *out, ngx_str_t *s)
         return;
     }
 
-    last = s->data + s->len;
+    /* NULL + 0 is undefined: an empty string may have no data */
+
+    last = s->len ? s->data + s->len : s->data;
 
     for (p = s->data; p < last; p++) {
         *out->pos++ = (*p < 0x20 || *p > 0x7e) ? '?' : *p;
@@ -1714,7 +1718,9 @@ ngx_http_mtasts_put_label(ngx_http_mtasts_out_t *out, ngx_str_t *s)
 {
     u_char  *p, *last;
 
-    last = s->data + s->len;
+    /* NULL + 0 is undefined: an empty string may have no data */
+
+    last = s->len ? s->data + s->len : s->data;
 
     for (p = s->data; p < last; p++) {
 
@@ -1748,7 +1754,9 @@ ngx_http_mtasts_put_html(ngx_http_mtasts_out_t *out, ngx_str_t *s)
     size_t   n;
 
     p = s->data;
-    last = s->data + s->len;
+    /* NULL + 0 is undefined: an empty string may have no data */
+
+    last = s->len ? s->data + s->len : s->data;
 
     while (p < last) {
         start = p;

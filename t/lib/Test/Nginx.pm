@@ -4,6 +4,24 @@ package Test::Nginx;
 # lib/Test/Nginx.pm: a temp dir per test file, config templates with
 # placeholders, start/stop/reload, raw HTTP and curl helpers, and a
 # final "no alerts in error.log" test.
+#
+# Run modes, for the module built with sanitizers or for valgrind (see
+# "make test SANITIZE=1" and "make test VALGRIND=1"); every nginx the
+# harness starts, "nginx -t" included, runs so:
+#
+#   TEST_NGINX_SANITIZE=1    the AddressSanitizer runtime preloaded
+#       (TEST_NGINX_ASAN_LIB, default: clang's shared one); the reports
+#       of ASan and UBSan go to <testdir>/sanitizer.<pid>
+#   TEST_NGINX_VALGRIND=1    under valgrind's memcheck, the logs in
+#       <testdir>/valgrind.<pid>.log (workers too)
+#
+# and the final test fails on any sanitizer report, on a valgrind error,
+# and on blocks "definitely lost" in the module.  UBSan stops nginx at
+# its first report; TEST_NGINX_UBSAN_OPTIONS=halt_on_error=0 lets it go
+# on, to see them all.
+#
+# TEST_NGINX_SLOW=N multiplies the waits and timeouts of the harness
+# (default 1, 10 under valgrind); tests get it from Test::Nginx::slow().
 
 use strict;
 use warnings;
@@ -20,6 +38,21 @@ use Time::HiRes qw(sleep time);
 
 my $REPO = abs_path(dirname(__FILE__) . '/../../..');
 my $ALERTS = qr/\[(?:alert|crit|emerg)\]|AddressSanitizer|runtime error/;
+
+my $SANITIZE = $ENV{TEST_NGINX_SANITIZE};
+my $VALGRIND = $ENV{TEST_NGINX_VALGRIND};
+my $SLOW = $ENV{TEST_NGINX_SLOW} || ($VALGRIND ? 10 : 1);
+my $MODULE_FRAMES = qr/ngx_http_mtasts|\bmtasts_/;
+my $VALGRIND_ERROR = qr/^==\d+==\ (?:Invalid\ |Conditional\ jump
+	|Use\ of\ uninit|Syscall\ param|Mismatched|Source\ and\ destination
+	|Argument\ '|Jump\ to|Process\ terminating)/mx;
+
+# the factor for the waits of the harness
+sub slow { $SLOW }
+
+# UBSan reports not to fail on (suppressions, "check:function"): known
+# bugs, each to be removed with its fix.
+my @UBSAN_SUPPRESS = ();
 
 # Harness objects alive (weak refs), cleaned up newest first at END:
 # before Test::More's own END, even if a closure still holds them.
@@ -162,25 +195,104 @@ sub run {
 		open STDIN, '<', '/dev/null';
 		open STDOUT, '>>', "$d/stderr";
 		open STDERR, '>>', "$d/stderr";
-		exec $self->_ns_prefix, $self->{binary},
+		exec $self->_ns_prefix, $self->_nginx,
 			'-p', "$d/", '-c', "$d/nginx.conf"
 			or POSIX::_exit(127);
 	}
 	$self->{started} = 1;
 	$self->{launcher} = $pid;
 
-	my $deadline = time + 5;
+	my $wait = 5 * $SLOW;
+	my $deadline = time + $wait;
 	until ($self->_master_pid) {
 		if (waitpid($pid, WNOHANG) == $pid) {
 			delete $self->{launcher};
 			die $self->_failed("exit code " . ($? >> 8)) if $?;
 		}
-		die $self->_failed('no pid file after 5 s')
+		die $self->_failed("no pid file after $wait s")
 			if time > $deadline;
 		sleep 0.02;
 	}
+	my $master = $self->_master_pid;
+	$self->_check_mode($master);
 	$self->_wait_listen($deadline);
+	# the master listens before it forks the workers (slow under valgrind)
+	if ($self->read_file('nginx.conf') !~ /^\s*master_process\s+off/m) {
+		until (my @workers = _children($master)) {
+			die $self->_failed('no worker process')
+				if time > $deadline || !_alive($master);
+			sleep 0.02;
+		}
+	}
 	return $self;
+}
+
+# The command that starts nginx, as the run mode wants it.
+sub _nginx {
+	my ($self) = @_;
+	my $d = $self->{dir};
+	if ($VALGRIND) {
+		return ('valgrind', '--tool=memcheck', '--trace-children=yes',
+			'--child-silent-after-fork=no', '--error-exitcode=99',
+			'--leak-check=full', '--show-leak-kinds=definite',
+			'--errors-for-leak-kinds=none', '--num-callers=30',
+			'--track-origins=yes', '--keep-debuginfo=yes',
+			"--log-file=$d/valgrind.%p.log", $self->{binary});
+	}
+	if ($SANITIZE) {
+		$self->write_file('ubsan.supp',
+			join('', map { "$_\n" } @UBSAN_SUPPRESS));
+		return ('env', 'LD_PRELOAD=' . asan_lib(),
+			"ASAN_OPTIONS=detect_leaks=0:log_path=$d/sanitizer"
+				. ':print_legend=0',
+			'UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1'
+				. ":log_path=$d/sanitizer"
+				. ":suppressions=$d/ubsan.supp"
+				. ($ENV{TEST_NGINX_UBSAN_OPTIONS}
+					? ":$ENV{TEST_NGINX_UBSAN_OPTIONS}" : ''),
+			$self->{binary});
+	}
+	return ($self->{binary});
+}
+
+# The ASan runtime of the compiler that built the module: clang's shared
+# one has UBSan in it, which so reads UBSAN_OPTIONS at startup.  (gcc's
+# libubsan would read them at its first report, from /proc/self/environ,
+# which nginx has overwritten with the process title by then.)
+my $ASAN_LIB;
+sub asan_lib {
+	return $ASAN_LIB //= do {
+		my $lib = $ENV{TEST_NGINX_ASAN_LIB};
+		if (!$lib) {
+			my ($rc, $out) = capture(['clang',
+				'-print-file-name=libclang_rt.asan-x86_64.so']);
+			chomp($lib = $out);
+		}
+		die "no ASan runtime \"$lib\" (TEST_NGINX_ASAN_LIB)\n"
+			unless $lib && $lib =~ m{^/} && -e $lib;
+		Cwd::realpath($lib);
+	};
+}
+
+# Make sure the run mode took: nginx with the ASan runtime and the
+# instrumented module, or nginx under valgrind.
+sub _check_mode {
+	my ($self, $pid) = @_;
+	return unless $pid && ($SANITIZE || $VALGRIND);
+	if ($VALGRIND) {
+		my $exe = readlink("/proc/$pid/exe") // '';
+		die $self->_failed("nginx ($pid) is not under valgrind: $exe")
+			unless $exe =~ /memcheck/;
+		return;
+	}
+	open my $fh, '<', "/proc/$pid/maps" or return;
+	my $maps = join '', <$fh>;
+	die $self->_failed("nginx ($pid) runs without " . asan_lib())
+		unless index($maps, asan_lib()) >= 0;
+	die $self->_failed("nginx ($pid) has not loaded $self->{module}")
+		if $self->has_module
+			&& $self->read_file('nginx.conf') =~ /^\s*load_module\b/m
+			&& index($maps, Cwd::realpath($self->{module})) < 0;
 }
 
 sub try_run {
@@ -263,11 +375,11 @@ sub stop {
 	if (my $pid = $self->_master_pid) {
 		my @kids = _children($pid);
 		kill 'QUIT', $pid;
-		unless (_wait_gone(10, $pid)) {
+		unless (_wait_gone(10 * $SLOW, $pid)) {
 			kill 'TERM', $pid;
-			_wait_gone(5, $pid) or kill 'KILL', $pid, @kids;
+			_wait_gone(5 * $SLOW, $pid) or kill 'KILL', $pid, @kids;
 		}
-		_wait_gone(5, @kids);
+		_wait_gone(5 * $SLOW, @kids);
 	}
 	waitpid($self->{launcher}, 0) if $self->{launcher};
 	delete $self->{launcher};
@@ -294,7 +406,7 @@ sub reload {
 	my %old = map { $_ => 1 } _children($pid);
 	my $from = -s "$self->{dir}/error.log" // 0;
 	kill 'HUP', $pid;
-	my $deadline = time + 10;
+	my $deadline = time + 10 * $SLOW;
 	while (1) {
 		my @now = _children($pid);
 		my $new = @now && !grep { $old{$_} } @now;
@@ -307,7 +419,8 @@ sub reload {
 		die $self->_failed('reload timed out') if time > $deadline;
 		sleep 0.02;
 	}
-	$self->_wait_listen(time + 5);
+	$self->_check_mode($pid);
+	$self->_wait_listen(time + 5 * $SLOW);
 	return $self;
 }
 
@@ -328,7 +441,7 @@ sub rotate_log {
 	rename "$d/error.log", "$d/error.log.$n" or die "rename: $!\n";
 	my $pid = $self->_master_pid or die "nginx is not running\n";
 	kill 'USR1', $pid;
-	my $deadline = time + 5;
+	my $deadline = time + 5 * $SLOW;
 	until (-e "$d/error.log") {
 		die $self->_failed('logs not reopened') if time > $deadline;
 		sleep 0.02;
@@ -358,10 +471,60 @@ sub check_alerts {
 		push @lines, grep { /$ALERTS/ }
 			split /\n/, $self->read_file($f);
 	}
+	push @lines, $self->_sanitizer_reports, $self->_valgrind_reports;
 	my $tb = Test::More->builder;
 	$tb->todo_start('alerts') if $self->{todo_alerts};
 	Test::More::is(join("\n", @lines), '', 'no alerts in error.log');
 	$tb->todo_end if $self->{todo_alerts};
+}
+
+# Reports of ASan and UBSan (log_path): the files exist only if there
+# is something to report, which is shown (the first 40 lines of each).
+sub _sanitizer_reports {
+	my ($self) = @_;
+	my @out;
+	for my $f (sort glob "$self->{dir}/sanitizer.*") {
+		my $text = _slurp($f) // next;
+		next unless $text =~ /\S/;
+		my @l = split /\n/, $text;
+		splice @l, 40 if @l > 40;
+		push @out, "--- $f:", @l;
+	}
+	return @out;
+}
+
+# Valgrind logs: memory errors anywhere (ERROR SUMMARY), and blocks
+# "definitely lost" that the module allocated (a frame of ngx_http_mtasts*
+# or mtasts_*): nginx itself leaks some memory at exit.
+sub _valgrind_reports {
+	my ($self) = @_;
+	my @out;
+	for my $f (sort glob "$self->{dir}/valgrind.*.log") {
+		my $text = _slurp($f) // next;
+		my @blocks = split /^==\d+==\s*\n/m, $text;
+		my @bad;
+		for my $blk (@blocks) {
+			if ($blk =~ /definitely lost in loss record/) {
+				push @bad, $blk if $blk =~ $MODULE_FRAMES;
+			} elsif ($blk =~ $VALGRIND_ERROR) {
+				push @bad, $blk;
+			}
+		}
+		my ($errors) = $text =~ /ERROR SUMMARY: (\d+) errors/;
+		next unless @bad || ($errors // 0) > 0;
+		my @l = map { split /\n/ } @bad;
+		splice @l, 60 if @l > 60;
+		push @out, "--- $f:", @l,
+			'ERROR SUMMARY: ' . ($errors // '?') . ' errors';
+	}
+	return @out;
+}
+
+sub _slurp {
+	my ($f) = @_;
+	open my $fh, '<', $f or return undef;
+	local $/;
+	return scalar <$fh> // '';
 }
 
 # "nginx -t" of a config text, expanded like nginx.conf but with its
@@ -373,8 +536,8 @@ sub test_config {
 	my $d = $self->{dir};
 	$self->write_file("test-$n.conf",
 		$self->_expand($conf, "$d/test-$n.log", "$d/test-$n.pid"));
-	my ($rc, $out, $err) = capture([$self->{binary}, '-t',
-		'-p', "$d/", '-c', "$d/test-$n.conf"]);
+	my ($rc, $out, $err) = capture([$self->_nginx, '-t',
+		'-p', "$d/", '-c', "$d/test-$n.conf"], timeout => 60 * $SLOW);
 	return ($rc, $err . $out);
 }
 
@@ -415,7 +578,7 @@ sub _connect {
 
 sub waitforsocket {
 	my ($self, $addr, $timeout) = @_;
-	my $deadline = time + ($timeout // 5);
+	my $deadline = time + ($timeout // 5 * $SLOW);
 	while (time < $deadline) {
 		return 1 if $self->_connect($addr, 1);
 		sleep 0.05;
@@ -468,7 +631,7 @@ sub _with_timeout {
 	my ($timeout, $code) = @_;
 	my $ok = eval {
 		local $SIG{ALRM} = sub { die "timeout\n" };
-		alarm($timeout // 5);
+		alarm(int(($timeout // 5) * $SLOW + 0.5));
 		$code->();
 		alarm(0);
 		1;
@@ -489,7 +652,7 @@ sub http_get {
 # status, headers, header_text, body, raw, exit and stderr.
 sub curl {
 	my ($self, @args) = @_;
-	my @cmd = ('curl', '-sS', '--max-time', '10', '-i');
+	my @cmd = ('curl', '-sS', '--max-time', 10 * $SLOW, '-i');
 	my $follow;
 	while (@args) {
 		my $a = shift @args;
@@ -504,7 +667,7 @@ sub curl {
 		}
 	}
 	my ($rc, $out, $err) = capture([$self->_ns_prefix, @cmd],
-		timeout => 20);
+		timeout => 20 * $SLOW);
 	my $r = parse_curl($out, $follow);
 	@$r{qw(exit stderr)} = ($rc, $err);
 	return $r;
