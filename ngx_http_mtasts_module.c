@@ -994,6 +994,18 @@ ngx_http_mtasts_build_hash(ngx_conf_t *cf, ngx_http_mtasts_main_conf_t *mmcf,
     hash.hash = &mmcf->domains;
     hash.key = ngx_hash_key;
     hash.max_size = ngx_max(n, 1024);
+
+    /*
+     * ngx_hash_init() looks for the smallest size that fits, trying every
+     * size up from about n / 32: from a few thousand names on, that takes
+     * longer than the rest of the configuration.  Given a maximum above
+     * 10000, it starts at the maximum less 1000 and fits at once.
+     */
+
+    if (n > 1024) {
+        hash.max_size = ngx_max(n, 10001);
+    }
+
     hash.bucket_size = ngx_align(ngx_max(512, max + sizeof(void *)),
                                  ngx_cacheline_size);
     hash.name = "mta_sts_domains_hash";
