@@ -111,6 +111,7 @@ char *ngx_http_mtasts_build_policy(ngx_conf_t *cf,
     ngx_http_mtasts_srv_conf_t *mscf, ngx_http_core_srv_conf_t *cscf);
 
 ngx_int_t ngx_http_mtasts_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_mtasts_not_allowed(ngx_http_request_t *r);
 ngx_int_t ngx_http_mtasts_find(ngx_http_request_t *r,
     ngx_http_mtasts_srv_conf_t *mscf, ngx_str_t *domain,
     ngx_http_mtasts_entry_t **entry);

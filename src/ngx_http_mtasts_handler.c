@@ -73,7 +73,6 @@ ngx_http_mtasts_send(ngx_http_request_t *r, ngx_http_mtasts_srv_conf_t *mscf)
     ngx_buf_t                *b;
     ngx_uint_t                n;
     ngx_chain_t               out;
-    ngx_table_elt_t          *h;
     ngx_http_mtasts_entry_t  *entry;
 
     rc = ngx_http_discard_request_body(r);
@@ -93,19 +92,7 @@ ngx_http_mtasts_send(ngx_http_request_t *r, ngx_http_mtasts_srv_conf_t *mscf)
     }
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-#if (nginx_version >= 1023000)
-        h->next = NULL;
-#endif
-        ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "GET, HEAD");
-
-        return NGX_HTTP_NOT_ALLOWED;
+        return ngx_http_mtasts_not_allowed(r);
     }
 
     if (found != NGX_OK) {
@@ -152,6 +139,29 @@ ngx_http_mtasts_send(ngx_http_request_t *r, ngx_http_mtasts_srv_conf_t *mscf)
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+/* 405, with the methods that are allowed: RFC 9110 wants them said */
+
+ngx_int_t
+ngx_http_mtasts_not_allowed(ngx_http_request_t *r)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "Allow");
+    ngx_str_set(&h->value, "GET, HEAD");
+
+    return NGX_HTTP_NOT_ALLOWED;
 }
 
 

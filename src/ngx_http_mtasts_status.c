@@ -431,25 +431,12 @@ ngx_http_mtasts_status_handler(ngx_http_request_t *r)
 {
     ngx_int_t                      rc;
     ngx_uint_t                     i, refresh;
-    ngx_table_elt_t               *h;
     ngx_http_cleanup_t            *cln;
     ngx_http_mtasts_status_ctx_t  *ctx;
     ngx_http_mtasts_main_conf_t   *mmcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-#if (nginx_version >= 1023000)
-        h->next = NULL;
-#endif
-        ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "GET, HEAD");
-
-        return NGX_HTTP_NOT_ALLOWED;
+        return ngx_http_mtasts_not_allowed(r);
     }
 
     rc = ngx_http_discard_request_body(r);
