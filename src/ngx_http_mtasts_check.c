@@ -1174,6 +1174,7 @@ ngx_http_mtasts_build_mx(ngx_http_mtasts_job_t *job,
     ngx_uint_t                    i, j, npat;
     mtasts_mx_t                  *mx;
     const u_char                **pdata;
+    mtasts_name_t                 norm;
     mtasts_mx_check_t             c;
     ngx_http_mtasts_check_t      *check;
     ngx_http_mtasts_mx_host_t    *h;
@@ -1243,9 +1244,17 @@ ngx_http_mtasts_build_mx(ngx_http_mtasts_job_t *job,
             h->name.len--;
         }
 
+        /* matched as the mx check matches: the normalized name */
+
+        if (mtasts_name_normalize(h->name.data, h->name.len, 0, &norm)
+            != NULL)
+        {
+            continue;
+        }
+
         for (j = 0; j < npat; j++) {
-            if (mtasts_mx_match(pat[j].data, pat[j].len, h->name.data,
-                                h->name.len))
+            if (mtasts_mx_match(pat[j].data, pat[j].len, norm.data,
+                                norm.len))
             {
                 h->matched = 1;
                 break;
