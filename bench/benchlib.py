@@ -353,8 +353,10 @@ class Nginx:
 
     def reload(self, port, timeout=120):
         """SIGHUP; seconds until a new worker runs and the old ones are
-        gone: (to new worker, to old workers gone)"""
+        gone, and the master's CPU time until the new worker runs:
+        (to new worker, to old workers gone, master CPU seconds)"""
         old = set(self.workers())
+        c0 = cpu_ns(self.pid)
         t0 = time.monotonic()
         os.kill(self.pid, signal.SIGHUP)
         deadline = t0 + timeout
@@ -363,8 +365,9 @@ class Nginx:
             now = set(self.workers())
             if t_new is None and now - old:
                 t_new = time.monotonic() - t0
+                cpu = (cpu_ns(self.pid) - c0) / 1e9
             if t_new is not None and not (now & old):
-                return t_new, time.monotonic() - t0
+                return t_new, time.monotonic() - t0, cpu
             time.sleep(0.002)
         raise RuntimeError('reload did not finish in %ds' % timeout)
 

@@ -27,6 +27,7 @@ N2 keep-alive runs in build/bench/callgrind/.
 
 import glob
 import os
+import random
 import re
 import signal
 import socket
@@ -37,17 +38,24 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as B  # noqa: E402
 import serve  # noqa: E402
+import scale  # noqa: E402
 
 REQ = ('GET %s HTTP/1.1\r\nHost: %s\r\n%s\r\n')
 
 
-def client(port, n, close):
-    """n requests, each answered 200 with the policy body"""
+def client(port, n, close, domains=0):
+    """n requests, each answered 200 with the policy body; with domains,
+    each for a random one of mta-sts.d1.bench.test .. dN (fixed seed)"""
     req = (REQ % (B.PATH, serve.HOST,
                   'Connection: close\r\n' if close else '')).encode()
+    rnd = random.Random(8461)
 
     def one(s, buf):
-        s.sendall(req)
+        if domains:
+            s.sendall((REQ % (B.PATH, 'mta-sts.d%d.bench.test'
+                              % rnd.randint(1, domains), '')).encode())
+        else:
+            s.sendall(req)
         while True:
             h = buf.find(b'\r\n\r\n')
             if h >= 0:
@@ -77,14 +85,16 @@ def client(port, n, close):
         s.close()
 
 
-def run(d, conf, port, n, close, tag):
-    """nginx under callgrind, n requests: total instructions (Ir)"""
+def run(d, conf, port, n, close, tag, domains=0, cache=False):
+    """nginx under callgrind, n requests: total instructions (Ir), or with
+    cache, a dict of all the events of the cache simulation"""
     for f in glob.glob(os.path.join(d, 'callgrind.out.*')):
         os.unlink(f)
     out = os.path.join(d, 'callgrind.out.%s' % tag)
     cmd = ['taskset', '-c', B.SERVER_CPU, 'valgrind', '--tool=callgrind',
-           '--callgrind-out-file=' + out, '--dump-instr=no',
-           B.NGINX, '-p', d + '/', '-c', conf]
+           '--callgrind-out-file=' + out, '--dump-instr=no'] \
+        + (['--cache-sim=yes'] if cache else []) \
+        + [B.NGINX, '-p', d + '/', '-c', conf]
     with open(os.path.join(d, 'valgrind.log'), 'w') as logf:
         p = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT)
     try:
@@ -94,7 +104,7 @@ def run(d, conf, port, n, close, tag):
                 raise RuntimeError('nginx under valgrind does not listen, '
                                    'see %s/valgrind.log' % d)
         if n:
-            client(port, n, close)
+            client(port, n, close, domains)
         # a signal that lands just before epoll_wait() is only seen at the
         # next event: repeat it until nginx is gone
         for _ in range(60):
@@ -108,10 +118,16 @@ def run(d, conf, port, n, close, tag):
         if p.poll() is None:
             p.kill()
             p.wait()
+    events = None
     with open(out) as f:
         for line in f:
+            if line.startswith('events:'):
+                events = line.split()[1:]
             if line.startswith('summary:') or line.startswith('totals:'):
-                return int(line.split()[1]), out
+                values = [int(x) for x in line.split()[1:]]
+                if cache:
+                    return dict(zip(events, values)), out
+                return values[0], out
     raise RuntimeError('no totals in ' + out)
 
 
@@ -180,10 +196,47 @@ def main():
                   % (mode, v, r['per_request_median'],
                      ['%.0f' % x for x in per]))
 
+    lookups = lookup_costs(n1, n2)
+
     B.write_json('callgrind.json', {
         'params': {'n1': n1, 'n2': n2, 'repeat': repeat},
         'results': results,
+        'lookups': lookups,
     })
+
+
+def lookup_costs(n1, n2):
+    """the hosted configurations of scale.py with 1 and with many domains,
+    each request for a random one: instructions, and the last-level cache
+    misses of callgrind's simulated caches, per request"""
+    counts = [int(x) for x in os.environ.get(
+        'BENCH_CG_DOMAINS', '1,100000').split(',')]
+    out = []
+    for impl in scale.IMPLS:
+        for n in counts:
+            port = B.PORT + 90
+            d = B.fresh_dir(os.path.join(B.OUT, 'callgrind',
+                                         'hosted-%s-%d' % (impl, n)))
+            os.makedirs(os.path.join(d, 'logs'))
+            os.makedirs(os.path.join(d, 'tmp'))
+            conf = scale.config(d, 'hosted', impl, n, port).replace(
+                'worker_processes 1;', 'master_process off;\ndaemon off;')
+            path = os.path.join(d, 'nginx.conf')
+            B.write_file(path, conf)
+            B.check_ports([port])
+            ev = {}
+            for k in (n1, n2):
+                ev[k], f = run(d, path, port, k, False, '%s-%d-%d'
+                               % (impl, n, k), domains=n, cache=True)
+                os.unlink(f)
+            per = {e: (ev[n2][e] - ev[n1][e]) / (n2 - n1) for e in ev[n2]}
+            out.append({'impl': impl, 'domains': n, 'per_request': per})
+            B.log('callgrind hosted %-6s %6d domains: %.0f instructions, '
+                  '%.2f LL misses per request'
+                  % (impl, n, per.get('Ir', 0),
+                     per.get('DLmr', 0) + per.get('DLmw', 0)
+                     + per.get('ILmr', 0)))
+    return out
 
 
 if __name__ == '__main__':

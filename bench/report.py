@@ -278,7 +278,39 @@ def serve_section(doc, s, cg):
 
 # --------------------------------------------------------------------------
 
-def scale_section(doc, sc):
+def lookup_table(doc, cg):
+    lk = (cg or {}).get('lookups')
+    if not lk:
+        return
+    cp = cg['params']
+    doc.p('The same hosted configurations under callgrind (as in part 1, '
+          'with `--cache-sim=yes`; N1 = %d, N2 = %d requests, each for a '
+          'random domain among the N): instructions and simulated L1 data '
+          'cache misses per request. The last-level cache callgrind '
+          'simulates is this machine\'s L3 (260 MB), so it misses nothing: '
+          'its L2 is 2 MB per core.' % (cp['n1'], cp['n2']), '')
+    rows = []
+    base = {}
+    for r in lk:
+        pr = r['per_request']
+        if r['domains'] == 1:
+            base[r['impl']] = pr['Ir']
+    for r in lk:
+        pr = r['per_request']
+        rows.append([r['impl'], fnum(r['domains']), fnum(pr['Ir']),
+                     fr(ratio(pr['Ir'], base.get(r['impl']))),
+                     '%.2f' % max(0, pr.get('D1mr', 0) + pr.get('D1mw', 0)),
+                     '%.2f' % max(0, pr.get('DLmr', 0) + pr.get('DLmw', 0))])
+        if r['impl'] == 'module' and r['domains'] > 1:
+            x = ratio(pr['Ir'], base.get('module'))
+            doc.goal('instructions per request at %s hosted domains'
+                     % fnum(r['domains']), '≤ 1.05 × 1 domain', fr(x),
+                     None if x is None else x <= 1.05)
+    doc.table(['variant', 'domains', 'instructions/req', '÷ 1 domain',
+               'L1d misses/req', 'LL misses/req'], rows)
+
+
+def scale_section(doc, sc, cg=None):
     doc.p('## 2. Scale of configuration', '')
     if not sc:
         doc.p('Not run.', '')
@@ -302,9 +334,12 @@ def scale_section(doc, sc):
           '100,000 names). The module with `mta_sts_id auto` (the default) '
           'computes one SHA-256 per server.', '',
           'Per configuration, module and return alternating, %d times '
-          'each: `nginx -t -q` (wall time), and on a running nginx (one '
-          'worker) a reload: SIGHUP to the master until the new worker '
-          'runs ("reload"). Memory: the master and the worker after start '
+          'each: `nginx -t -q` (wall time, and its CPU time), and on a '
+          'running nginx (one worker) a reload: SIGHUP to the master until '
+          'the new worker runs ("reload"; "master CPU": the CPU time the '
+          'master used meanwhile). The CPU times are what other work on '
+          'the machine does not lengthen; at a few milliseconds, the wall '
+          'times are mostly waiting for a core. Memory: the master and the worker after start '
           'and 20 requests, VmRSS and in brackets its anonymous part '
           '(RssAnon: the configuration itself; the rest is shared library '
           'text, which the kernel may drop from an idle process). Medians; '
@@ -321,7 +356,11 @@ def scale_section(doc, sc):
             m, r = by['module'], by['return']
             vals = {
                 'nginx -t': (med(m['test_s']), med(r['test_s'])),
+                'nginx -t CPU': (med(m.get('test_cpu_s', [])),
+                                 med(r.get('test_cpu_s', []))),
                 'reload': (med(m['reload_s']), med(r['reload_s'])),
+                'reload CPU': (med(m.get('reload_cpu_s', [])),
+                               med(r.get('reload_cpu_s', []))),
                 'master RSS': (m['master'].get('rss_kb'),
                                r['master'].get('rss_kb')),
                 'worker RSS': (m['worker'].get('rss_kb'),
@@ -336,9 +375,15 @@ def scale_section(doc, sc):
                          '%s / %s' % (fms(vals['nginx -t'][0], 0),
                                       fms(vals['nginx -t'][1], 0)),
                          fr(ratio(*vals['nginx -t'])),
+                         '%s / %s' % (fms(vals['nginx -t CPU'][0], 0),
+                                      fms(vals['nginx -t CPU'][1], 0)),
+                         fr(ratio(*vals['nginx -t CPU'])),
                          '%s / %s' % (fms(vals['reload'][0], 0),
                                       fms(vals['reload'][1], 0)),
                          fr(ratio(*vals['reload'])),
+                         '%s / %s' % (fms(vals['reload CPU'][0], 0),
+                                      fms(vals['reload CPU'][1], 0)),
+                         fr(ratio(*vals['reload CPU'])),
                          '%s (%s) / %s (%s)'
                          % (fmb(m['master'].get('rss_kb')),
                             fmb(m['master'].get('anon_kb')),
@@ -352,9 +397,11 @@ def scale_section(doc, sc):
                             fmb(r['worker'].get('anon_kb'))),
                          fr(ratio(*vals['worker RSS']))])
     doc.table(['shape', 'domains', 'nginx -t ms module / return', 'ratio',
-               'reload ms', 'ratio', 'master MB (anon)', 'ratio',
+               'its CPU ms', 'ratio', 'reload ms', 'ratio',
+               'master CPU ms', 'ratio', 'master MB (anon)', 'ratio',
                'worker MB (anon)', 'ratio'], rows)
-    for k in ('nginx -t', 'reload', 'master RSS', 'worker RSS'):
+    for k in ('nginx -t', 'nginx -t CPU', 'reload', 'reload CPU',
+              'master RSS', 'worker RSS'):
         if k in worst:
             x, shape, n = worst[k]
             doc.goal('%s, worst configuration' % k, '≤ 1.2 × return',
@@ -411,6 +458,7 @@ def scale_section(doc, sc):
     doc.table(['shape', 'variant', 'domains', 'req/s', 'range',
                '÷ 1 domain', 'range', 'CPU/req µs', 'capacity ÷ 1 domain',
                'range'], rows)
+    lookup_table(doc, cg)
 
 
 # --------------------------------------------------------------------------
@@ -541,7 +589,7 @@ def main():
     m = load('machine.json')
     machine_section(body, m)
     serve_section(body, load('serve.json'), load('callgrind.json'))
-    scale_section(body, load('scale.json'))
+    scale_section(body, load('scale.json'), load('callgrind.json'))
     status_section(body, load('status.json'))
 
     doc.p('# Performance', '',

@@ -22,11 +22,11 @@ string).  Both shapes raise server_names_hash_max_size and map_hash_max_size
 and use 128-byte buckets, which nginx needs to build a hash of 100,000 names.
 
 Measured, module and return alternating within every repetition:
-  test      wall time of "nginx -t -q"
+  test      wall time of "nginx -t -q", and its CPU time
   memory    VmRSS and Pss of the master and of the (one) worker, after a
             few requests
   reload    SIGHUP to the master until a new worker runs (and until the
-            old one is gone)
+            old one is gone), and the master's CPU time meanwhile
   rps       throughput with wrk asking for random domains among the N
             (bench/rotate.lua), for N = 1 and larger N, all instances
             running at once and measured in rotation
@@ -184,14 +184,13 @@ def measure(reps, counts, rps_counts, rounds, duration, conns, next_port,
             B.check_ports([i.port for i in insts])
             rec = {i.impl: {'shape': shape, 'impl': i.impl, 'domains': n,
                             'test_s': [], 'test_cpu_s': [],
-                            'test_maxrss_kb': [], 'reload_s': [],
-                            'reload_done_s': []} for i in insts}
+                            'reload_s': [], 'reload_done_s': [],
+                            'reload_cpu_s': []} for i in insts}
             for _ in range(reps):
                 for i in insts:
-                    wall, cpu, maxrss = i.ngx.test()
+                    wall, cpu, _ = i.ngx.test()
                     rec[i.impl]['test_s'].append(wall)
                     rec[i.impl]['test_cpu_s'].append(cpu)
-                    rec[i.impl]['test_maxrss_kb'].append(maxrss)
             try:
                 for i in insts:
                     rec[i.impl]['start_s'] = i.ngx.start(i.port, 600)
@@ -202,9 +201,10 @@ def measure(reps, counts, rps_counts, rounds, duration, conns, next_port,
                     rec[i.impl]['worker'] = B.memory(i.ngx.workers()[0])
                 for _ in range(reps):
                     for i in insts:
-                        t_new, t_done = i.ngx.reload(i.port, 600)
+                        t_new, t_done, cpu = i.ngx.reload(i.port, 600)
                         rec[i.impl]['reload_s'].append(t_new)
                         rec[i.impl]['reload_done_s'].append(t_done)
+                        rec[i.impl]['reload_cpu_s'].append(cpu)
                 for i in insts:
                     i.check()
                     rec[i.impl]['master_after_reloads'] = \
