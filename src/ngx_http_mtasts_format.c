@@ -106,8 +106,7 @@ static void ngx_http_mtasts_put_label(ngx_http_mtasts_out_t *out,
     ngx_str_t *s);
 static void ngx_http_mtasts_put_html(ngx_http_mtasts_out_t *out,
     ngx_str_t *s);
-static u_char *ngx_http_mtasts_utf8_run(u_char *p, u_char *last,
-    ngx_uint_t ctl);
+static u_char *ngx_http_mtasts_utf8_char(u_char *p, u_char *last);
 static void ngx_http_mtasts_put_record(ngx_http_mtasts_out_t *out,
     ngx_str_t *record, ngx_str_t *domain, ngx_http_mtasts_put_pt put);
 
@@ -1598,14 +1597,14 @@ ngx_http_mtasts_put_bool(ngx_http_mtasts_out_t *out, ngx_uint_t v)
 
 /*
  * A JSON string.  Bytes that are not UTF-8 (DNS may publish anything)
- * become U+FFFD, so that the document stays valid.
+ * become U+FFFD, so that the document stays valid.  One pass: runs of
+ * printable ASCII, most of any string, are copied as they are.
  */
 
 static void
 ngx_http_mtasts_put_json(ngx_http_mtasts_out_t *out, ngx_str_t *s)
 {
-    u_char  *p, *start, *last;
-    size_t   n;
+    u_char  *p, *q, *start, *last;
 
     ngx_http_mtasts_puts(out, "\"");
 
@@ -1616,17 +1615,41 @@ ngx_http_mtasts_put_json(ngx_http_mtasts_out_t *out, ngx_str_t *s)
 
     while (p < last) {
         start = p;
-        p = ngx_http_mtasts_utf8_run(p, last, 1);
-        n = p - start;
 
-        if (ngx_http_mtasts_room(out, n + ngx_escape_json(NULL, start, n))) {
-            out->pos = (u_char *) ngx_escape_json(out->pos, start, n);
-        }
-
-        if (p < last) {
-            ngx_http_mtasts_puts(out, "\\ufffd");
+        while (p < last && *p >= 0x20 && *p < 0x7f && *p != '"'
+               && *p != '\\')
+        {
             p++;
         }
+
+        ngx_http_mtasts_put(out, start, p - start);
+
+        if (p == last) {
+            break;
+        }
+
+        if (*p < 0x80) {
+
+            /* a quote, a backslash, a control character or DEL */
+
+            if (ngx_http_mtasts_room(out, 1 + ngx_escape_json(NULL, p, 1))) {
+                out->pos = (u_char *) ngx_escape_json(out->pos, p, 1);
+            }
+
+            p++;
+            continue;
+        }
+
+        q = ngx_http_mtasts_utf8_char(p, last);
+
+        if (q == NULL) {
+            ngx_http_mtasts_puts(out, "\\ufffd");
+            p++;
+            continue;
+        }
+
+        ngx_http_mtasts_put(out, p, q - p);
+        p = q;
     }
 
     ngx_http_mtasts_puts(out, "\"");
@@ -1645,48 +1668,28 @@ ngx_http_mtasts_put_json_or_null(ngx_http_mtasts_out_t *out, ngx_str_t *s)
 }
 
 
-/*
- * The end of the run of valid UTF-8 at p; without "ctl", control
- * characters other than tab and line breaks end the run too.
- */
+/* the end of the one valid UTF-8 character at p, or NULL */
 
 static u_char *
-ngx_http_mtasts_utf8_run(u_char *p, u_char *last, ngx_uint_t ctl)
+ngx_http_mtasts_utf8_char(u_char *p, u_char *last)
 {
     u_char    *q, *c;
     uint32_t   u;
 
-    while (p < last) {
+    q = p;
+    u = ngx_utf8_decode(&q, last - p);
 
-        if (*p < 0x80) {
-            if (!ctl
-                && ((*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
-                    || *p == 0x7f))
-            {
-                return p;
-            }
-
-            p++;
-            continue;
-        }
-
-        q = p;
-        u = ngx_utf8_decode(&q, last - p);
-
-        if (u > 0x10ffff || (u >= 0xd800 && u <= 0xdfff)) {
-            return p;
-        }
-
-        for (c = p + 1; c < q; c++) {
-            if ((*c & 0xc0) != 0x80) {
-                return p;
-            }
-        }
-
-        p = q;
+    if (u > 0x10ffff || (u >= 0xd800 && u <= 0xdfff)) {
+        return NULL;
     }
 
-    return p;
+    for (c = p + 1; c < q; c++) {
+        if ((*c & 0xc0) != 0x80) {
+            return NULL;
+        }
+    }
+
+    return q;
 }
 
 
@@ -1750,8 +1753,7 @@ ngx_http_mtasts_put_label(ngx_http_mtasts_out_t *out, ngx_str_t *s)
 static void
 ngx_http_mtasts_put_html(ngx_http_mtasts_out_t *out, ngx_str_t *s)
 {
-    u_char  *p, *start, *last;
-    size_t   n;
+    u_char  *p, *q, *start, *last;
 
     p = s->data;
     /* NULL + 0 is undefined: an empty string may have no data */
@@ -1760,17 +1762,46 @@ ngx_http_mtasts_put_html(ngx_http_mtasts_out_t *out, ngx_str_t *s)
 
     while (p < last) {
         start = p;
-        p = ngx_http_mtasts_utf8_run(p, last, 0);
-        n = p - start;
 
-        if (ngx_http_mtasts_room(out, n + ngx_escape_html(NULL, start, n))) {
-            out->pos = (u_char *) ngx_escape_html(out->pos, start, n);
-        }
-
-        if (p < last) {
-            ngx_http_mtasts_puts(out, "\xef\xbf\xbd");
+        while (p < last && *p >= 0x20 && *p < 0x7f && *p != '"'
+               && *p != '<' && *p != '>' && *p != '&')
+        {
             p++;
         }
+
+        ngx_http_mtasts_put(out, start, p - start);
+
+        if (p == last) {
+            break;
+        }
+
+        if (*p == '\t' || *p == '\n' || *p == '\r') {
+            ngx_http_mtasts_put(out, p++, 1);
+            continue;
+        }
+
+        if (*p >= 0x20 && *p < 0x7f) {
+
+            /* one of the characters HTML escapes */
+
+            if (ngx_http_mtasts_room(out, 1 + ngx_escape_html(NULL, p, 1))) {
+                out->pos = (u_char *) ngx_escape_html(out->pos, p, 1);
+            }
+
+            p++;
+            continue;
+        }
+
+        q = (*p < 0x80) ? NULL : ngx_http_mtasts_utf8_char(p, last);
+
+        if (q == NULL) {
+            ngx_http_mtasts_puts(out, "\xef\xbf\xbd");
+            p++;
+            continue;
+        }
+
+        ngx_http_mtasts_put(out, p, q - p);
+        p = q;
     }
 }
 
