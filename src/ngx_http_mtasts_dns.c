@@ -21,6 +21,7 @@ typedef struct {
 typedef struct {
     ares_channel                  channel;
     ngx_event_t                   timer;
+    ngx_event_t                   arm;
     ngx_log_t                    *log;
     ngx_http_mtasts_dns_sock_t    socks[NGX_HTTP_MTASTS_DNS_SOCKS];
     ngx_uint_t                    nsocks;
@@ -36,6 +37,7 @@ static void ngx_http_mtasts_dns_read(ngx_event_t *ev);
 static void ngx_http_mtasts_dns_write(ngx_event_t *ev);
 static void ngx_http_mtasts_dns_timeout(ngx_event_t *ev);
 static void ngx_http_mtasts_dns_arm(void);
+static void ngx_http_mtasts_dns_arm_handler(ngx_event_t *ev);
 
 
 /* per worker: a worker lives for one configuration */
@@ -110,6 +112,9 @@ ngx_http_mtasts_dns_init(ngx_cycle_t *cycle, ngx_str_t *servers,
     dns->timer.log = cycle->log;
     dns->timer.data = dns;
     dns->timer.cancelable = 1;
+    dns->arm.handler = ngx_http_mtasts_dns_arm_handler;
+    dns->arm.log = cycle->log;
+    dns->arm.data = dns;
     dns->active = 1;
 
     return NGX_OK;
@@ -141,6 +146,10 @@ ngx_http_mtasts_dns_exit(void)
 
     if (dns->timer.timer_set) {
         ngx_del_timer(&dns->timer);
+    }
+
+    if (dns->arm.posted) {
+        ngx_delete_posted_event(&dns->arm);
     }
 
     dns->active = 0;
@@ -309,30 +318,43 @@ ngx_http_mtasts_dns_timeout(ngx_event_t *ev)
 
 
 /*
- * One timer for c-ares' next deadline.  ares_timeout() rounds down and
- * says 0 just before a deadline: wait at least 1 ms, or the loop spins.
+ * One timer for c-ares' next deadline, set once per turn of the event
+ * loop, after the events of the turn: ares_timeout() walks every query in
+ * flight, too much to do after each query sent and each answer read.
  */
 
 static void
 ngx_http_mtasts_dns_arm(void)
 {
-    ngx_msec_t              ms;
-    struct timeval          tv, *tvp;
     ngx_http_mtasts_dns_t  *dns;
 
     dns = &ngx_http_mtasts_dns;
 
-    if (!dns->active) {
-        return;
+    if (dns->active && !dns->arm.posted) {
+        ngx_post_event(&dns->arm, &ngx_posted_events);
     }
+}
+
+
+/*
+ * ares_timeout() rounds down and says 0 just before a deadline: wait at
+ * least 1 ms, or the loop spins.
+ */
+
+static void
+ngx_http_mtasts_dns_arm_handler(ngx_event_t *ev)
+{
+    ngx_msec_t              ms;
+    struct timeval          tv, *tvp;
+    ngx_http_mtasts_dns_t  *dns = ev->data;
 
     tvp = ares_timeout(dns->channel, NULL, &tv);
 
-    if (dns->timer.timer_set) {
-        ngx_del_timer(&dns->timer);
-    }
-
     if (tvp == NULL) {
+        if (dns->timer.timer_set) {
+            ngx_del_timer(&dns->timer);
+        }
+
         return;
     }
 
