@@ -292,6 +292,12 @@ ngx_http_mtasts_schedule(void)
             started++;
         }
     }
+
+    if (ngx_http_mtasts_running == 0
+        && ngx_queue_empty(&ngx_http_mtasts_rounds))
+    {
+        ngx_http_mtasts_status_wake();
+    }
 }
 
 

@@ -34,6 +34,7 @@ typedef struct {
     u_char                       *restarted;   /* checked again, by us */
     time_t                        deadline;
     ngx_event_t                   poll;
+    ngx_queue_t                   queue;       /* NULL: not waiting */
 } ngx_http_mtasts_status_ctx_t;
 
 
@@ -55,6 +56,10 @@ static ngx_int_t ngx_http_mtasts_status_send(ngx_http_request_t *r,
     ngx_http_mtasts_status_ctx_t *ctx);
 static ngx_int_t ngx_http_mtasts_snapshot(ngx_http_request_t *r,
     ngx_http_mtasts_status_ctx_t *ctx, ngx_http_mtasts_view_t *view);
+
+
+/* the refresh requests of this worker that wait for checks */
+static ngx_queue_t  ngx_http_mtasts_waiting;
 
 
 static ngx_http_mtasts_format_t  ngx_http_mtasts_formats[] = {
@@ -510,6 +515,12 @@ ngx_http_mtasts_status_handler(ngx_http_request_t *r)
 
     ngx_add_timer(&ctx->poll, NGX_HTTP_MTASTS_POLL);
 
+    if (ngx_http_mtasts_waiting.next == NULL) {
+        ngx_queue_init(&ngx_http_mtasts_waiting);
+    }
+
+    ngx_queue_insert_tail(&ngx_http_mtasts_waiting, &ctx->queue);
+
     r->main->count++;
 
     return NGX_DONE;
@@ -790,6 +801,11 @@ ngx_http_mtasts_status_poll(ngx_event_t *ev)
         rc = ngx_http_mtasts_status_send(r, ctx);
     }
 
+    if (ctx && ctx->queue.next) {
+        ngx_queue_remove(&ctx->queue);
+        ctx->queue.next = NULL;
+    }
+
     /* a timer is no request event: posted requests are ours to run */
 
     ngx_http_finalize_request(r, rc);
@@ -804,6 +820,45 @@ ngx_http_mtasts_status_cleanup(void *data)
 
     if (ctx->poll.timer_set) {
         ngx_del_timer(&ctx->poll);
+    }
+
+    if (ctx->poll.posted) {
+        ngx_delete_posted_event(&ctx->poll);
+    }
+
+    if (ctx->queue.next) {
+        ngx_queue_remove(&ctx->queue);
+        ctx->queue.next = NULL;
+    }
+}
+
+
+/*
+ * This worker has no check left to run: its waiting refresh requests look
+ * now whether their domains are done, instead of at their next poll (the
+ * poll stays for checks that other workers run).
+ */
+
+void
+ngx_http_mtasts_status_wake(void)
+{
+    ngx_queue_t                   *q;
+    ngx_http_mtasts_status_ctx_t  *ctx;
+
+    if (ngx_http_mtasts_waiting.next == NULL) {
+        return;
+    }
+
+    for (q = ngx_queue_head(&ngx_http_mtasts_waiting);
+         q != ngx_queue_sentinel(&ngx_http_mtasts_waiting);
+         q = ngx_queue_next(q))
+    {
+        ctx = ngx_queue_data(q, ngx_http_mtasts_status_ctx_t, queue);
+
+        if (ctx->poll.timer_set) {
+            ngx_del_timer(&ctx->poll);
+            ngx_post_event(&ctx->poll, &ngx_posted_events);
+        }
     }
 }
 

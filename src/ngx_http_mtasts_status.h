@@ -165,6 +165,7 @@ ngx_int_t ngx_http_mtasts_status_init(ngx_conf_t *cf,
 ngx_int_t ngx_http_mtasts_status_init_process(ngx_cycle_t *cycle);
 void ngx_http_mtasts_status_exit_process(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_mtasts_status_handler(ngx_http_request_t *r);
+void ngx_http_mtasts_status_wake(void);
 
 ngx_int_t ngx_http_mtasts_check_start(ngx_http_mtasts_main_conf_t *mmcf,
     ngx_http_mtasts_entry_t **domains, ngx_uint_t n, ngx_uint_t first,
