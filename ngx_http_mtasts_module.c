@@ -62,10 +62,14 @@ static ngx_int_t ngx_http_mtasts_collect(ngx_conf_t *cf,
     ngx_array_t *keys);
 static int ngx_libc_cdecl ngx_http_mtasts_cmp_keys(const void *one,
     const void *two);
-static ngx_int_t ngx_http_mtasts_build_hash(ngx_conf_t *cf,
+static int ngx_libc_cdecl ngx_http_mtasts_cmp_conf(const void *one,
+    const void *two);
+static ngx_int_t ngx_http_mtasts_build_domains(ngx_conf_t *cf,
     ngx_http_mtasts_main_conf_t *mmcf, ngx_array_t *keys);
+static ngx_int_t ngx_http_mtasts_server_names(ngx_conf_t *cf,
+    ngx_http_mtasts_entry_t **e, ngx_uint_t n);
 static void ngx_http_mtasts_check_ids(ngx_conf_t *cf,
-    ngx_hash_key_t *names, ngx_uint_t n);
+    ngx_http_mtasts_main_conf_t *mmcf);
 
 
 ngx_str_t  ngx_http_mtasts_modes[] = {
@@ -220,7 +224,6 @@ ngx_http_mtasts_create_main_conf(ngx_conf_t *cf)
     /*
      * set by ngx_pcalloc():
      *
-     *     mmcf->domains = { NULL, 0 };
      *     mmcf->list = NULL;
      *     mmcf->ndomains = 0;
      *     mmcf->enabled = 0;
@@ -273,6 +276,9 @@ ngx_http_mtasts_create_srv_conf(ngx_conf_t *cf)
      *
      *     mscf->domains = NULL;
      *     mscf->id = { 0, NULL };      unset; "auto" is { 0, "" }
+     *     mscf->domain = { 0, NULL };
+     *     mscf->names = { NULL, 0 };
+     *     mscf->entry = NULL;
      *     mscf->body = { 0, NULL };
      *     mscf->policy_id = { 0, NULL };
      *     mscf->hosted = 0;
@@ -706,7 +712,7 @@ ngx_http_mtasts_init(ngx_conf_t *cf)
         return NGX_OK;
     }
 
-    if (ngx_http_mtasts_build_hash(cf, mmcf, &keys) != NGX_OK) {
+    if (ngx_http_mtasts_build_domains(cf, mmcf, &keys) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -896,36 +902,37 @@ ngx_http_mtasts_cmp_keys(const void *one, const void *two)
 
 
 /*
- * One hash key per domain; a domain served by several servers (on other
- * listen sockets) chains its entries.
+ * One entry per domain and server; a domain served by several servers (on
+ * other listen sockets) chains its entries.  The domains in name order
+ * serve the status location; each server gets its own domains to look
+ * its requests up in.
  */
 
 static ngx_int_t
-ngx_http_mtasts_build_hash(ngx_conf_t *cf, ngx_http_mtasts_main_conf_t *mmcf,
-    ngx_array_t *keys)
+ngx_http_mtasts_build_domains(ngx_conf_t *cf,
+    ngx_http_mtasts_main_conf_t *mmcf, ngx_array_t *keys)
 {
-    size_t                    elt, max;
-    ngx_uint_t                i, n;
-    ngx_hash_key_t           *names;
-    ngx_hash_init_t           hash;
-    ngx_http_mtasts_key_t    *k;
-    ngx_http_mtasts_entry_t  *e, *head;
+    ngx_uint_t                 i, j, n, nentries;
+    ngx_http_mtasts_key_t     *k;
+    ngx_http_mtasts_entry_t   *entries, *e, *head, **byconf;
 
     k = keys->elts;
 
     ngx_qsort(k, keys->nelts, sizeof(ngx_http_mtasts_key_t),
               ngx_http_mtasts_cmp_keys);
 
-    e = ngx_pcalloc(cf->pool, keys->nelts * sizeof(ngx_http_mtasts_entry_t)
-                              + 1);
-    names = ngx_palloc(cf->temp_pool,
-                       keys->nelts * sizeof(ngx_hash_key_t) + 1);
-    if (e == NULL || names == NULL) {
+    entries = ngx_pcalloc(cf->pool,
+                          keys->nelts * sizeof(ngx_http_mtasts_entry_t) + 1);
+    mmcf->list = ngx_palloc(cf->pool, (keys->nelts + 1)
+                                      * sizeof(ngx_http_mtasts_entry_t *));
+    byconf = ngx_palloc(cf->temp_pool, (keys->nelts + 1)
+                                       * sizeof(ngx_http_mtasts_entry_t *));
+    if (entries == NULL || mmcf->list == NULL || byconf == NULL) {
         return NGX_ERROR;
     }
 
+    e = entries;
     n = 0;
-    max = 0;
     head = NULL;
 
     for (i = 0; i < keys->nelts; i++) {
@@ -957,41 +964,92 @@ ngx_http_mtasts_build_hash(ngx_conf_t *cf, ngx_http_mtasts_main_conf_t *mmcf,
         head->conf = k[i].conf;
         head->next = NULL;
 
-        names[n].key = k[i].domain;
-        names[n].key_hash = ngx_hash_key(k[i].domain.data, k[i].domain.len);
-        names[n].value = head;
-        n++;
+        mmcf->list[n++] = head;
+    }
 
-        elt = sizeof(void *) + ngx_align(k[i].domain.len + 2,
+    mmcf->ndomains = n;
+
+    ngx_qsort(mmcf->list, n, sizeof(ngx_http_mtasts_entry_t *),
+              ngx_http_mtasts_cmp_list);
+
+    /* each server's entries, one run per server */
+
+    nentries = e - entries;
+
+    for (i = 0; i < nentries; i++) {
+        byconf[i] = &entries[i];
+    }
+
+    ngx_qsort(byconf, nentries, sizeof(ngx_http_mtasts_entry_t *),
+              ngx_http_mtasts_cmp_conf);
+
+    for (i = 0; i < nentries; i = j) {
+
+        for (j = i + 1;
+             j < nentries && byconf[j]->conf == byconf[i]->conf;
+             j++)
+        {
+            /* void */
+        }
+
+        if (ngx_http_mtasts_server_names(cf, &byconf[i], j - i) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_http_mtasts_check_ids(cf, mmcf);
+
+    return NGX_OK;
+}
+
+
+/*
+ * A server of one domain compares the host with it.  More get a hash:
+ * buckets wide enough for the longest name, and as many buckets as names,
+ * so that lookups stay one or two comparisons at any domain count.  Only
+ * the server's own names are in it, and each element points to the
+ * domain's entry: a request touches no other server's data.
+ */
+
+static ngx_int_t
+ngx_http_mtasts_server_names(ngx_conf_t *cf, ngx_http_mtasts_entry_t **e,
+    ngx_uint_t n)
+{
+    size_t                       elt, max;
+    ngx_uint_t                   i;
+    ngx_hash_key_t              *names;
+    ngx_hash_init_t              hash;
+    ngx_http_mtasts_srv_conf_t  *conf;
+
+    conf = e[0]->conf;
+
+    if (n == 1) {
+        conf->domain = e[0]->domain;
+        conf->entry = e[0];
+        return NGX_OK;
+    }
+
+    names = ngx_palloc(cf->temp_pool, n * sizeof(ngx_hash_key_t));
+    if (names == NULL) {
+        return NGX_ERROR;
+    }
+
+    max = 0;
+
+    for (i = 0; i < n; i++) {
+        names[i].key = e[i]->domain;
+        names[i].key_hash = ngx_hash_key(e[i]->domain.data,
+                                         e[i]->domain.len);
+        names[i].value = e[i];
+
+        elt = sizeof(void *) + ngx_align(e[i]->domain.len + 2,
                                          sizeof(void *));
         if (elt > max) {
             max = elt;
         }
     }
 
-    mmcf->ndomains = n;
-
-    /* the domains in name order, for the status location */
-
-    mmcf->list = ngx_palloc(cf->pool,
-                            (n + 1) * sizeof(ngx_http_mtasts_entry_t *));
-    if (mmcf->list == NULL) {
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < n; i++) {
-        mmcf->list[i] = names[i].value;
-    }
-
-    ngx_qsort(mmcf->list, n, sizeof(ngx_http_mtasts_entry_t *),
-              ngx_http_mtasts_cmp_list);
-
-    /*
-     * Buckets wide enough for the longest name, and as many buckets as
-     * names: lookups stay one or two comparisons at any domain count.
-     */
-
-    hash.hash = &mmcf->domains;
+    hash.hash = &conf->names;
     hash.key = ngx_hash_key;
     hash.max_size = ngx_max(n, 1024);
 
@@ -1012,13 +1070,7 @@ ngx_http_mtasts_build_hash(ngx_conf_t *cf, ngx_http_mtasts_main_conf_t *mmcf,
     hash.pool = cf->pool;
     hash.temp_pool = NULL;
 
-    if (ngx_hash_init(&hash, names, n) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    ngx_http_mtasts_check_ids(cf, names, n);
-
-    return NGX_OK;
+    return ngx_hash_init(&hash, names, n);
 }
 
 
@@ -1028,8 +1080,7 @@ ngx_http_mtasts_build_hash(ngx_conf_t *cf, ngx_http_mtasts_main_conf_t *mmcf,
  */
 
 static void
-ngx_http_mtasts_check_ids(ngx_conf_t *cf, ngx_hash_key_t *names,
-    ngx_uint_t n)
+ngx_http_mtasts_check_ids(ngx_conf_t *cf, ngx_http_mtasts_main_conf_t *mmcf)
 {
     ngx_uint_t                    i;
     ngx_cycle_t                  *old;
@@ -1066,17 +1117,16 @@ ngx_http_mtasts_check_ids(ngx_conf_t *cf, ngx_hash_key_t *names,
         return;
     }
 
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < mmcf->ndomains; i++) {
 
-        for (e = names[i].value; e; e = e->next) {
+        for (e = mmcf->list[i]; e; e = e->next) {
             conf = e->conf;
 
             if (conf->id.len == 0) {
                 continue;
             }
 
-            oe = ngx_hash_find(&omcf->domains, names[i].key_hash,
-                               names[i].key.data, names[i].key.len);
+            oe = ngx_http_mtasts_lookup(omcf, &e->domain);
 
             for ( /* void */ ; oe; oe = oe->next) {
                 oconf = oe->conf;
@@ -1121,6 +1171,20 @@ ngx_http_mtasts_cmp_list(const void *one, const void *two)
 
     return (int) ngx_memn2cmp((*a)->domain.data, (*b)->domain.data,
                               (*a)->domain.len, (*b)->domain.len);
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_mtasts_cmp_conf(const void *one, const void *two)
+{
+    ngx_http_mtasts_entry_t *const  *a = one;
+    ngx_http_mtasts_entry_t *const  *b = two;
+
+    if ((*a)->conf != (*b)->conf) {
+        return ((uintptr_t) (*a)->conf < (uintptr_t) (*b)->conf) ? -1 : 1;
+    }
+
+    return ngx_http_mtasts_cmp_list(one, two);
 }
 
 

@@ -34,8 +34,9 @@ typedef struct {
 } ngx_http_mtasts_name_t;
 
 
-typedef struct ngx_http_mtasts_node_s  ngx_http_mtasts_node_t;
-typedef struct ngx_http_mtasts_sh_s    ngx_http_mtasts_sh_t;
+typedef struct ngx_http_mtasts_node_s   ngx_http_mtasts_node_t;
+typedef struct ngx_http_mtasts_sh_s     ngx_http_mtasts_sh_t;
+typedef struct ngx_http_mtasts_entry_s  ngx_http_mtasts_entry_t;
 
 
 typedef struct {
@@ -51,6 +52,9 @@ typedef struct {
     ngx_str_t                     id;          /* explicit, or empty */
 
     /* prepared at load time */
+    ngx_str_t                     domain;      /* its only domain, or */
+    ngx_hash_t                    names;       /* its domains: entries */
+    ngx_http_mtasts_entry_t      *entry;       /* of its only domain */
     ngx_str_t                     body;
     ngx_str_t                     policy_id;
     ngx_uint_t                    hosted;      /* any mta-sts.* host */
@@ -67,8 +71,6 @@ typedef struct {
 } ngx_http_mtasts_cert_t;
 
 
-typedef struct ngx_http_mtasts_entry_s  ngx_http_mtasts_entry_t;
-
 struct ngx_http_mtasts_entry_s {
     ngx_str_t                     domain;
     ngx_http_mtasts_srv_conf_t   *conf;
@@ -78,7 +80,6 @@ struct ngx_http_mtasts_entry_s {
 
 
 typedef struct {
-    ngx_hash_t                    domains;     /* ngx_http_mtasts_entry_t */
     ngx_http_mtasts_entry_t     **list;        /* one per domain, sorted */
     ngx_uint_t                    ndomains;
     ngx_uint_t                    enabled;     /* servers with "mta_sts on" */
@@ -115,6 +116,8 @@ ngx_int_t ngx_http_mtasts_not_allowed(ngx_http_request_t *r);
 ngx_int_t ngx_http_mtasts_find(ngx_http_request_t *r,
     ngx_http_mtasts_srv_conf_t *mscf, ngx_str_t *domain,
     ngx_http_mtasts_entry_t **entry);
+ngx_http_mtasts_entry_t *ngx_http_mtasts_lookup(
+    ngx_http_mtasts_main_conf_t *mmcf, ngx_str_t *domain);
 ngx_int_t ngx_http_mtasts_add_variables(ngx_conf_t *cf);
 
 

@@ -68,12 +68,13 @@ ngx_http_mtasts_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_mtasts_send(ngx_http_request_t *r, ngx_http_mtasts_srv_conf_t *mscf)
 {
-    ngx_int_t                 rc, found;
-    ngx_str_t                 domain;
-    ngx_buf_t                *b;
-    ngx_uint_t                n;
-    ngx_chain_t               out;
-    ngx_http_mtasts_entry_t  *entry;
+    ngx_int_t                     rc, found;
+    ngx_str_t                     domain;
+    ngx_buf_t                    *b;
+    ngx_uint_t                    n;
+    ngx_chain_t                   out;
+    ngx_http_mtasts_entry_t      *entry;
+    ngx_http_mtasts_main_conf_t  *mmcf;
 
     rc = ngx_http_discard_request_body(r);
 
@@ -83,7 +84,11 @@ ngx_http_mtasts_send(ngx_http_request_t *r, ngx_http_mtasts_srv_conf_t *mscf)
 
     found = ngx_http_mtasts_find(r, mscf, &domain, &entry);
 
-    if (found == NGX_OK && entry && entry->node) {
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mtasts_module);
+
+    /* without a status location, nothing counts the requests */
+
+    if (found == NGX_OK && entry && mmcf->shm_zone && entry->node) {
         n = (r->method == NGX_HTTP_GET) ? NGX_HTTP_MTASTS_REQ_GET
             : (r->method == NGX_HTTP_HEAD) ? NGX_HTTP_MTASTS_REQ_HEAD
             : NGX_HTTP_MTASTS_REQ_OTHER;
@@ -175,10 +180,8 @@ ngx_int_t
 ngx_http_mtasts_find(ngx_http_request_t *r, ngx_http_mtasts_srv_conf_t *mscf,
     ngx_str_t *domain, ngx_http_mtasts_entry_t **entry)
 {
-    ngx_str_t                     *host;
-    ngx_uint_t                     key;
-    ngx_http_mtasts_entry_t       *e;
-    ngx_http_mtasts_main_conf_t   *mmcf;
+    ngx_str_t   *host;
+    ngx_uint_t   key;
 
     host = &r->headers_in.server;
 
@@ -199,21 +202,66 @@ ngx_http_mtasts_find(ngx_http_request_t *r, ngx_http_mtasts_srv_conf_t *mscf,
         return NGX_OK;
     }
 
-    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mtasts_module);
+    /*
+     * The server's own domains: no other server's entry is looked at, and
+     * a server of one domain needs no hash.
+     */
+
+    if (mscf->entry) {
+        if (domain->len == mscf->domain.len
+            && ngx_memcmp(domain->data, mscf->domain.data, domain->len) == 0)
+        {
+            *entry = mscf->entry;
+            return NGX_OK;
+        }
+
+        return NGX_DECLINED;
+    }
+
+    if (mscf->names.size == 0) {
+        return NGX_DECLINED;
+    }
 
     key = ngx_hash_key(domain->data, domain->len);
 
-    for (e = ngx_hash_find(&mmcf->domains, key, domain->data, domain->len);
-         e;
-         e = e->next)
-    {
-        if (e->conf == mscf) {
-            *entry = e;
-            return NGX_OK;
+    *entry = ngx_hash_find(&mscf->names, key, domain->data, domain->len);
+
+    return (*entry) ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* a domain of any server: the sorted list, searched in halves */
+
+ngx_http_mtasts_entry_t *
+ngx_http_mtasts_lookup(ngx_http_mtasts_main_conf_t *mmcf, ngx_str_t *domain)
+{
+    ngx_int_t                 rc;
+    ngx_uint_t                lo, hi, mid;
+    ngx_http_mtasts_entry_t  *e;
+
+    lo = 0;
+    hi = mmcf->ndomains;
+
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+        e = mmcf->list[mid];
+
+        rc = ngx_memn2cmp(domain->data, e->domain.data, domain->len,
+                          e->domain.len);
+
+        if (rc == 0) {
+            return e;
+        }
+
+        if (rc < 0) {
+            hi = mid;
+
+        } else {
+            lo = mid + 1;
         }
     }
 
-    return NGX_DECLINED;
+    return NULL;
 }
 
 

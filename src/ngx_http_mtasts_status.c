@@ -533,7 +533,7 @@ ngx_http_mtasts_status_args(ngx_http_request_t *r,
 {
     u_char                       *p, *last;
     ngx_str_t                     value, domain;
-    ngx_uint_t                    i, key;
+    ngx_uint_t                    i;
     ngx_list_part_t              *part;
     ngx_table_elt_t              *h;
     ngx_http_mtasts_entry_t      *entry;
@@ -622,8 +622,7 @@ ngx_http_mtasts_status_args(ngx_http_request_t *r,
 
     ngx_strlow(domain.data, domain.data, domain.len);
 
-    key = ngx_hash_key(domain.data, domain.len);
-    entry = ngx_hash_find(&mmcf->domains, key, domain.data, domain.len);
+    entry = ngx_http_mtasts_lookup(mmcf, &domain);
 
     if (entry == NULL) {
         return NGX_HTTP_NOT_FOUND;
