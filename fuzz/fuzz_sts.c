@@ -19,23 +19,7 @@
 
 #include "fuzz.h"
 #include "ngx_mtasts_record.h"
-
-
-static int
-is_record(const unsigned char *p, size_t n)
-{
-    size_t  i;
-
-    if (n < 7 || memcmp(p, "v=STSv1", 7) != 0) {
-        return 0;
-    }
-
-    for (i = 7; i < n && (p[i] == ' ' || p[i] == '\t'); i++) {
-        /* void */
-    }
-
-    return i < n && p[i] == ';';
-}
+#include "txt.h"
 
 
 int
@@ -70,20 +54,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         txt[i].data = rec.part[i].data;
         txt[i].len = rec.part[i].len;
 
-        nrec += is_record(txt[i].data, txt[i].len);
+        nrec += fuzz_txt_is_record(txt[i].data, txt[i].len, "v=STSv1");
     }
 
     memset(&c, 0xa5, sizeof(c));
 
     mtasts_check_sts(txt, rec.n, domain, served, &c);
 
-    fuzz_check_message(c.message, sizeof(c.message));
-    FUZZ_ASSERT(c.message[0] != '\0');
-    FUZZ_ASSERT(c.state == MTASTS_OK || c.state == MTASTS_WARNING
-                || c.state == MTASTS_ERROR);
-
-    FUZZ_ASSERT(c.nrecords + c.nother == rec.n);
-    FUZZ_ASSERT(c.nrecords == nrec);
+    fuzz_txt_check(&c, rec.n, nrec);
 
     FUZZ_ASSERT(strnlen(c.id, sizeof(c.id)) < sizeof(c.id));
 

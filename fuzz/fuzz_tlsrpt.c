@@ -20,23 +20,7 @@
 
 #include "fuzz.h"
 #include "ngx_mtasts_record.h"
-
-
-static int
-is_record(const unsigned char *p, size_t n)
-{
-    size_t  i;
-
-    if (n < 10 || memcmp(p, "v=TLSRPTv1", 10) != 0) {
-        return 0;
-    }
-
-    for (i = 10; i < n && (p[i] == ' ' || p[i] == '\t'); i++) {
-        /* void */
-    }
-
-    return i < n && p[i] == ';';
-}
+#include "txt.h"
 
 
 /* the URI after its scheme appears in the record */
@@ -104,7 +88,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         txt[i].data = rec.part[i].data;
         txt[i].len = rec.part[i].len;
 
-        if (is_record(txt[i].data, txt[i].len)) {
+        if (fuzz_txt_is_record(txt[i].data, txt[i].len, "v=TLSRPTv1")) {
             nrec++;
 
             if (first == rec.n) {
@@ -118,14 +102,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mtasts_check_tlsrpt(txt, rec.n, domain, (const char *const *) rua, nrua,
                         testing, &c);
 
-    fuzz_check_message(c.message, sizeof(c.message));
-    FUZZ_ASSERT(c.message[0] != '\0');
-    FUZZ_ASSERT(c.state == MTASTS_OK || c.state == MTASTS_WARNING
-                || c.state == MTASTS_ERROR);
+    fuzz_txt_check(&c, rec.n, nrec);
     FUZZ_ASSERT(c.id[0] == '\0');
-
-    FUZZ_ASSERT(c.nrecords + c.nother == rec.n);
-    FUZZ_ASSERT(c.nrecords == nrec);
 
     if (nrec == 0) {
         FUZZ_ASSERT(c.state == MTASTS_WARNING);

@@ -68,6 +68,17 @@ typedef struct {
 } mtasts_rec_t;
 
 
+/* the TXT records at a name, classified by mtasts_txt_scan() */
+
+typedef struct {
+    size_t                first;    /* the first record that counts */
+    size_t                near;     /* the first near-miss */
+    size_t                other;    /* the first other record */
+    unsigned              space;    /* records "v=..." WSP ";" */
+    const char           *near_why;
+} mtasts_scan_t;
+
+
 static void mtasts_msg_init(mtasts_msg_t *m, char *buf, size_t size,
     mtasts_state_e *state);
 static void mtasts_msg(mtasts_msg_t *m, mtasts_state_e state,
@@ -83,6 +94,8 @@ static int mtasts_icase_prefix(const unsigned char *p, size_t n,
     const char *s);
 static int mtasts_icase_find(const unsigned char *p, size_t n,
     const char *s);
+static void mtasts_txt_scan(const mtasts_txt_t *records, size_t n,
+    const char *version, mtasts_check_t *out, mtasts_scan_t *scan);
 static int mtasts_txt_classify(const mtasts_txt_t *txt, const char *version,
     const char **why);
 static const char *mtasts_txt_hint(const mtasts_txt_t *txt);
@@ -125,20 +138,17 @@ void
 mtasts_check_sts(const mtasts_txt_t *records, size_t n, const char *domain,
     const char *served_id, mtasts_check_t *out)
 {
-    int                   cls;
     char                  dom[MTASTS_HOST_SIZE], pub[MTASTS_PUB_SIZE];
     char                  txt[MTASTS_QUOTE_SIZE], err[256];
-    size_t                i, first, near, other;
-    unsigned              space;
-    const char           *why, *near_why, *hint;
+    size_t                i;
+    const char           *hint;
     mtasts_msg_t          m;
     mtasts_rec_t          rec;
+    mtasts_scan_t         scan;
     const mtasts_txt_t   *r;
 
     out->state = MTASTS_OK;
     out->id[0] = '\0';
-    out->nrecords = 0;
-    out->nother = 0;
 
     mtasts_msg_init(&m, out->message, sizeof(out->message), &out->state);
 
@@ -151,49 +161,7 @@ mtasts_check_sts(const mtasts_txt_t *records, size_t n, const char *domain,
     snprintf(pub, sizeof(pub), "_mta-sts.%s. IN TXT \"v=STSv1; id=%.32s\"",
              dom, served_id);
 
-    first = n;
-    near = n;
-    other = n;
-    near_why = NULL;
-    space = 0;
-
-    for (i = 0; i < n; i++) {
-        cls = mtasts_txt_classify(&records[i], "v=STSv1", &why);
-
-        switch (cls) {
-
-        case MTASTS_TXT_VALID:
-        case MTASTS_TXT_SPACE:
-            out->nrecords++;
-
-            if (first == n) {
-                first = i;
-            }
-
-            if (cls == MTASTS_TXT_SPACE) {
-                space++;
-            }
-
-            break;
-
-        case MTASTS_TXT_NEAR:
-            out->nother++;
-
-            if (near == n) {
-                near = i;
-                near_why = why;
-            }
-
-            break;
-
-        default:
-            out->nother++;
-
-            if (other == n) {
-                other = i;
-            }
-        }
-    }
+    mtasts_txt_scan(records, n, "v=STSv1", out, &scan);
 
     if (n == 0) {
         mtasts_msg(&m, MTASTS_ERROR, "No _mta-sts TXT record: publish %s.",
@@ -203,17 +171,17 @@ mtasts_check_sts(const mtasts_txt_t *records, size_t n, const char *domain,
 
     if (out->nrecords == 0) {
 
-        if (near != n) {
-            r = &records[near];
+        if (scan.near != n) {
+            r = &records[scan.near];
             mtasts_msg(&m, MTASTS_ERROR,
                        "The _mta-sts.%s TXT record \"%s\" does not count, "
                        "senders discard it (%s): it must begin with "
                        "\"v=STSv1;\", publish %s instead.",
                        dom, mtasts_quote(txt, sizeof(txt), r->data, r->len),
-                       near_why, pub);
+                       scan.near_why, pub);
 
         } else {
-            r = &records[other];
+            r = &records[scan.other];
             hint = mtasts_txt_hint(r);
             mtasts_msg(&m, MTASTS_ERROR,
                        "No TXT record at _mta-sts.%s begins with "
@@ -224,7 +192,7 @@ mtasts_check_sts(const mtasts_txt_t *records, size_t n, const char *domain,
                        n == 1 ? "" : " and others", hint, pub);
         }
 
-        if (near != n && out->nother > 1) {
+        if (scan.near != n && out->nother > 1) {
             mtasts_msg(&m, MTASTS_ERROR,
                        "Remove the %u other TXT record%s at that name too: "
                        "some senders (go-mtasts) count every TXT record "
@@ -243,7 +211,7 @@ mtasts_check_sts(const mtasts_txt_t *records, size_t n, const char *domain,
     }
 
     if (out->nother > 0) {
-        i = (near != n) ? near : other;
+        i = (scan.near != n) ? scan.near : scan.other;
         r = &records[i];
 
         mtasts_msg(&m, MTASTS_ERROR,
@@ -253,18 +221,18 @@ mtasts_check_sts(const mtasts_txt_t *records, size_t n, const char *domain,
                    "the policy, and checkers (checkdmarc) report them.",
                    out->nother, out->nother == 1 ? "" : "s", dom,
                    mtasts_quote(txt, sizeof(txt), r->data, r->len),
-                   (i == near) ? " (discarded: " : "",
-                   (i == near) ? near_why : mtasts_txt_hint(r),
-                   (i == near) ? ")" : "");
+                   (i == scan.near) ? " (discarded: " : "",
+                   (i == scan.near) ? scan.near_why : mtasts_txt_hint(r),
+                   (i == scan.near) ? ")" : "");
     }
 
     if (out->nrecords > 1) {
         return;
     }
 
-    r = &records[first];
+    r = &records[scan.first];
 
-    if (space) {
+    if (scan.space) {
         mtasts_msg(&m, MTASTS_WARNING,
                    "The _mta-sts record has whitespace before the first "
                    "\";\" (\"v=STSv1 ;\"): the RFC 8461 grammar allows it, "
@@ -321,21 +289,17 @@ mtasts_check_tlsrpt(const mtasts_txt_t *records, size_t n,
     const char *domain, const char *const *rua, size_t nrua,
     int policy_testing, mtasts_check_t *out)
 {
-    int                   cls;
     char                  dom[MTASTS_HOST_SIZE], pub[MTASTS_PUB_SIZE];
     char                  uris[MTASTS_URIS_SIZE], missing[MTASTS_URIS_SIZE];
     char                  txt[MTASTS_QUOTE_SIZE], err[256];
-    size_t                i, len, first, near, nmissing;
-    unsigned              space;
-    const char           *why, *near_why;
+    size_t                i, len, nmissing;
     mtasts_msg_t          m;
     mtasts_rec_t          rec;
+    mtasts_scan_t         scan;
     const mtasts_txt_t   *r;
 
     out->state = MTASTS_OK;
     out->id[0] = '\0';
-    out->nrecords = 0;
-    out->nother = 0;
 
     mtasts_msg_init(&m, out->message, sizeof(out->message), &out->state);
 
@@ -359,54 +323,19 @@ mtasts_check_tlsrpt(const mtasts_txt_t *records, size_t n,
     snprintf(pub, sizeof(pub),
              "_smtp._tls.%s. IN TXT \"v=TLSRPTv1; rua=%s\"", dom, uris);
 
-    first = n;
-    near = n;
-    near_why = NULL;
-    space = 0;
-
-    for (i = 0; i < n; i++) {
-        cls = mtasts_txt_classify(&records[i], "v=TLSRPTv1", &why);
-
-        switch (cls) {
-
-        case MTASTS_TXT_VALID:
-        case MTASTS_TXT_SPACE:
-            out->nrecords++;
-
-            if (first == n) {
-                first = i;
-            }
-
-            if (cls == MTASTS_TXT_SPACE) {
-                space++;
-            }
-
-            break;
-
-        case MTASTS_TXT_NEAR:
-            if (near == n) {
-                near = i;
-                near_why = why;
-            }
-
-            /* fall through */
-
-        default:
-            out->nother++;
-        }
-    }
+    mtasts_txt_scan(records, n, "v=TLSRPTv1", out, &scan);
 
     if (out->nrecords == 0) {
 
-        if (near != n) {
-            r = &records[near];
+        if (scan.near != n) {
+            r = &records[scan.near];
             mtasts_msg(&m, MTASTS_WARNING,
                        "No usable TLS-RPT record: senders discard "
                        "the _smtp._tls.%s TXT record \"%s\" (%s), "
                        "it must begin with \"v=TLSRPTv1;\": publish %s "
                        "instead.",
                        dom, mtasts_quote(txt, sizeof(txt), r->data, r->len),
-                       near_why, pub);
+                       scan.near_why, pub);
 
         } else {
             mtasts_msg(&m, MTASTS_WARNING,
@@ -432,9 +361,9 @@ mtasts_check_tlsrpt(const mtasts_txt_t *records, size_t n,
         return;
     }
 
-    r = &records[first];
+    r = &records[scan.first];
 
-    if (space) {
+    if (scan.space) {
         mtasts_msg(&m, MTASTS_WARNING,
                    "The TLS-RPT record has whitespace before the first "
                    "\";\" (\"v=TLSRPTv1 ;\"): the RFC 8460 grammar allows it, "
@@ -974,6 +903,69 @@ mtasts_icase_find(const unsigned char *p, size_t n, const char *s)
     }
 
     return 0;
+}
+
+
+/*
+ * Counts the records at a name that begin with the version (they count,
+ * out->nrecords) and the others (out->nother), and remembers the first
+ * that counts, the first near-miss with its reason and the first other.
+ */
+
+static void
+mtasts_txt_scan(const mtasts_txt_t *records, size_t n, const char *version,
+    mtasts_check_t *out, mtasts_scan_t *scan)
+{
+    int          cls;
+    size_t       i;
+    const char  *why;
+
+    out->nrecords = 0;
+    out->nother = 0;
+
+    scan->first = n;
+    scan->near = n;
+    scan->other = n;
+    scan->space = 0;
+    scan->near_why = NULL;
+
+    for (i = 0; i < n; i++) {
+        cls = mtasts_txt_classify(&records[i], version, &why);
+
+        switch (cls) {
+
+        case MTASTS_TXT_VALID:
+        case MTASTS_TXT_SPACE:
+            out->nrecords++;
+
+            if (scan->first == n) {
+                scan->first = i;
+            }
+
+            if (cls == MTASTS_TXT_SPACE) {
+                scan->space++;
+            }
+
+            break;
+
+        case MTASTS_TXT_NEAR:
+            out->nother++;
+
+            if (scan->near == n) {
+                scan->near = i;
+                scan->near_why = why;
+            }
+
+            break;
+
+        default:
+            out->nother++;
+
+            if (scan->other == n) {
+                scan->other = i;
+            }
+        }
+    }
 }
 
 
