@@ -24,7 +24,7 @@ use Time::HiRes qw(sleep time);
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::Nginx;
-use Test::MtaSts::HostileDNS qw(dns_rr);
+use Test::MtaSts::HostileDNS qw(dns_rr txt soa kind);
 
 ###############################################################################
 
@@ -110,27 +110,8 @@ write_conf(1);
 
 # The DNS script.  The five queries of a check are "kinds": sts (TXT
 # _mta-sts.<d>), tlsrpt (TXT _smtp._tls.<d>), mx (MX <d>), a and aaaa
-# (mta-sts.<d>).  A domain answers well except for its fault.
-
-sub txt {
-	my ($owner, @strings) = @_;
-	return dns_rr(owner => $owner, ttl => 0, type => 'TXT',
-		txtdata => [@strings]);
-}
-
-sub soa { dns_rr('test. 0 IN SOA ns.test. hostmaster.test. 1 60 60 60 0') }
-
-sub kind {
-	my ($q) = @_;
-	my ($name, $type) = @$q{qw(name type)};
-	return ('sts', $1) if $type eq 'TXT' && $name =~ /^_mta-sts\.(.+)/;
-	return ('tlsrpt', $1) if $type eq 'TXT'
-		&& $name =~ /^_smtp\._tls\.(.+)/;
-	return (lc $type, $1) if $type =~ /^(?:A|AAAA)$/
-		&& $name =~ /^mta-sts\.(.+)/;
-	return ('mx', $name) if $type eq 'MX';
-	return ('other', $name);
-}
+# (mta-sts.<d>), as kind() of Test::MtaSts::ScriptedDNS tells them.  A
+# domain answers well except for its fault.
 
 sub good {
 	my ($kind, $dom) = @_;

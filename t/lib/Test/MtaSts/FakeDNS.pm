@@ -5,7 +5,7 @@ package Test::MtaSts::FakeDNS;
 # any rcode, any records, a header flag such as TC, a delay (UDP), or no
 # answer at all.  It listens on UDP and TCP; every query is logged to a
 # file, so that the test can count them.  The start, the query log and
-# dns_rr() are those of Test::MtaSts::ScriptedDNS.
+# the script helpers are those of Test::MtaSts::ScriptedDNS.
 #
 #   my $dns = Test::MtaSts::FakeDNS->new(port => $t->port(5353),
 #       log => $t->testdir . '/dns.log', handler => sub {
@@ -31,11 +31,11 @@ use Exporter qw(import);
 use List::Util qw(min);
 use Net::DNS::Nameserver;
 use POSIX ();
-use Test::MtaSts::ScriptedDNS qw(dns_rr);
+use Test::MtaSts::ScriptedDNS qw(dns_rr txt soa kind);
 use Time::HiRes qw(time);
 
 our @ISA = ('Test::MtaSts::ScriptedDNS');
-our @EXPORT_OK = qw(dns_rr);
+our @EXPORT_OK = qw(dns_rr txt soa kind);
 
 # the delayed answers need loop_once()
 sub new {

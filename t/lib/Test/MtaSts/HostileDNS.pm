@@ -4,8 +4,8 @@ package Test::MtaSts::HostileDNS;
 # DNS library would build: a code ref chooses the answer to each query, as
 # with Test::MtaSts::FakeDNS, and may also change the bytes of the answer
 # or send bytes of its own.  Every query is logged to a file, so that the
-# test can count them.  The start, the query log and dns_rr() are
-# those of Test::MtaSts::ScriptedDNS.
+# test can count them.  The start, the query log and the script
+# helpers are those of Test::MtaSts::ScriptedDNS.
 #
 #   my $dns = Test::MtaSts::HostileDNS->new(port => $t->port(5353),
 #       log => $t->testdir . '/dns.log', handler => sub {
@@ -41,11 +41,11 @@ use IO::Socket::IP;
 use List::Util qw(min);
 use Net::DNS ();
 use POSIX ();
-use Test::MtaSts::ScriptedDNS qw(dns_rr);
+use Test::MtaSts::ScriptedDNS qw(dns_rr txt soa kind);
 use Time::HiRes qw(time);
 
 our @ISA = ('Test::MtaSts::ScriptedDNS');
-our @EXPORT_OK = qw(dns_rr);
+our @EXPORT_OK = qw(dns_rr txt soa kind);
 
 # in the child: never returns; ends with the test that started it
 sub serve {

@@ -18,8 +18,16 @@ package Test::MtaSts::ScriptedDNS;
 # address() and port() and never returns; it answers ready_name() with
 # NOERROR, not logged, and logs every other query with log_query().
 #
-# dns_rr() makes a record (Net::DNS::RR->new); each subclass exports it
-# too.
+# And the helpers of the DNS scripts of the tests, which each subclass
+# exports too (use Test::MtaSts::FakeDNS qw(dns_rr txt soa kind)):
+#
+#   dns_rr('a.test 0 IN A 127.0.0.1')   a record (Net::DNS::RR->new)
+#   txt($owner, @strings)               a TXT record of those strings
+#   soa()                               the SOA of test., for no data
+#   kind($q)            the part of a check a query is, and its domain:
+#       ('sts', d) for TXT _mta-sts.d, ('tlsrpt', d) for TXT _smtp._tls.d,
+#       ('mx', d) for MX d, ('a', d) and ('aaaa', d) for mta-sts.d, else
+#       ('other', name)
 
 use strict;
 use warnings;
@@ -28,10 +36,30 @@ use Exporter qw(import);
 use Net::DNS ();
 use Time::HiRes qw(sleep time);
 
-our @EXPORT_OK = qw(dns_rr);
+our @EXPORT_OK = qw(dns_rr txt soa kind);
 
 # not "rr": Net::DNS exports an rr() that makes a query
 sub dns_rr { Net::DNS::RR->new(@_) }
+
+sub txt {
+	my ($owner, @strings) = @_;
+	return dns_rr(owner => $owner, ttl => 0, type => 'TXT',
+		txtdata => [@strings]);
+}
+
+sub soa { dns_rr('test. 0 IN SOA ns.test. hostmaster.test. 1 60 60 60 0') }
+
+sub kind {
+	my ($q) = @_;
+	my ($name, $type) = @$q{qw(name type)};
+	return ('sts', $1) if $type eq 'TXT' && $name =~ /^_mta-sts\.(.+)/;
+	return ('tlsrpt', $1) if $type eq 'TXT'
+		&& $name =~ /^_smtp\._tls\.(.+)/;
+	return (lc $type, $1) if $type =~ /^(?:A|AAAA)$/
+		&& $name =~ /^mta-sts\.(.+)/;
+	return ('mx', $name) if $type eq 'MX';
+	return ('other', $name);
+}
 
 # "FakeDNS", "HostileDNS": for messages, and a ready name of each
 sub _name { (ref $_[0] || $_[0]) =~ s/.*:://r }
