@@ -493,26 +493,6 @@ sub policy_ok {
 	return $raw =~ m{\AHTTP/1\.1 200 .*\r\n\r\nversion: STSv1\r\n}s;
 }
 
-sub vmrss {
-	my ($pid) = @_;
-	open my $fh, '<', "/proc/$pid/status" or return 0;
-	local $/;
-	my ($kb) = (<$fh> // '') =~ /^VmRSS:\s+(\d+)\s+kB/m;
-	return $kb // 0;
-}
-
-sub workers {
-	my ($ppid) = $t->read_file('nginx.pid') =~ /(\d+)/;
-	my @kids;
-	for my $stat (glob '/proc/[0-9]*/stat') {
-		open my $fh, '<', $stat or next;
-		my ($pid, $st, $pp) = (scalar <$fh> // '')
-			=~ /^(\d+) .*\) (\S) (\d+) /s or next;
-		push @kids, $pid if $pp == $ppid && $st ne 'Z';
-	}
-	return sort { $a <=> $b } @kids;
-}
-
 # one round of everything: the main domains together, a policy request
 # while they are checked, tcpclose.test alone, the TCP close test
 sub all_rounds {
@@ -531,9 +511,9 @@ sub all_rounds {
 
 ###############################################################################
 
-my @pids = workers();
+my @pids = $t->workers;
 my ($first, $served) = all_rounds();
-my $rss1 = vmrss($pids[0]);
+my $rss1 = Test::Nginx::vmrss($pids[0]) // 0;
 
 for my $dom (@EACH) {
 	my $r = $first->{$dom};
@@ -610,9 +590,9 @@ for (2 .. $ROUNDS) {
 	($last, $served) = all_rounds();
 	$nserved++ if $served;
 }
-my $rss20 = vmrss($pids[0]);
+my $rss20 = Test::Nginx::vmrss($pids[0]) // 0;
 
-is_deeply([workers()], \@pids, "$ROUNDS rounds: the same worker, no crash");
+is_deeply([$t->workers], \@pids, "$ROUNDS rounds: the same worker, no crash");
 is($nserved, $ROUNDS, "$ROUNDS rounds: policies served during each");
 
 sub states {
@@ -643,7 +623,7 @@ ok(policy_ok($_), "$_ still served") for qw(silent.test ptrloop.test);
 
 write_conf(2);
 $t->reload();
-@pids = workers();
+@pids = $t->workers;
 
 my @names = (['_mta-sts.flood.test', 'TXT'], ['_smtp._tls.flood.test', 'TXT'],
 	['flood.test', 'MX'], ['mta-sts.flood.test', 'A'],
@@ -672,6 +652,6 @@ seek $fh, $from, 0;
 my %by = map { /^(\d+) .*flood\.test/ ? ($1 => 1) : () } <$fh>;
 close $fh;
 is(scalar keys %by, 2, 'flood: requests answered by both workers');
-is_deeply([workers()], \@pids, 'flood: the same workers, no crash');
+is_deeply([$t->workers], \@pids, 'flood: the same workers, no crash');
 
 ###############################################################################
