@@ -25,6 +25,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::Nginx;
 use Test::MtaSts::HostileDNS qw(dns_rr txt soa kind);
+use Test::MtaSts::Pattern qw(msg begins);
 
 ###############################################################################
 
@@ -323,18 +324,8 @@ $dns->start($t);
 
 ###############################################################################
 
-# Expected checks: [state, message pattern].
-
-# a whole message: strings are literal text, qr// parts are patterns
-sub msg {
-	my $re = join '', map { ref $_ ? $_ : quotemeta $_ } @_;
-	return qr/^$re$/s;
-}
-
-sub begins {
-	my $re = join '', map { ref $_ ? $_ : quotemeta $_ } @_;
-	return qr/^$re/s;
-}
+# Expected checks: [state, message pattern], the patterns made with msg()
+# and begins() of Test::MtaSts::Pattern.
 
 sub failed {
 	my ($dom, $err) = @_;

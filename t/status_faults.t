@@ -20,6 +20,7 @@ use Test::More;
 use Test::Nginx;
 use Test::MtaSts::CA;
 use Test::MtaSts::FakeDNS qw(dns_rr txt soa kind);
+use Test::MtaSts::Pattern qw(msg begins);
 use POSIX qw(strftime);
 use Time::HiRes qw(sleep time);
 
@@ -221,18 +222,7 @@ my $dns = Test::MtaSts::FakeDNS->new(port => $t->port(5353),
 
 # Expected checks: [state, message pattern], from the C sources:
 # ngx_http_mtasts_check.c, ngx_http_mtasts_dns.c, ngx_mtasts_record.c.
-
-# a whole message: strings are literal text, qr// parts are patterns
-sub msg {
-	my $re = join '', map { ref $_ ? $_ : quotemeta $_ } @_;
-	return qr/^$re$/s;
-}
-
-# the beginning of a message
-sub begins {
-	my $re = join '', map { ref $_ ? $_ : quotemeta $_ } @_;
-	return qr/^$re/s;
-}
+# The patterns are made with msg() and begins() of Test::MtaSts::Pattern.
 
 sub failed {
 	my ($what, $err) = @_;
