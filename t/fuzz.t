@@ -15,7 +15,9 @@ use strict;
 use Test::More;
 use File::Temp qw(tempdir);
 use FindBin;
+use lib "$FindBin::Bin/lib";
 use POSIX ();
+use Test::MtaSts::Run qw(run);
 
 ###############################################################################
 
@@ -83,27 +85,3 @@ for my $t (@targets) {
 }
 
 done_testing();
-
-###############################################################################
-
-# runs a command, returns its status and its stdout and stderr together
-
-sub run {
-	my (@cmd) = @_;
-
-	my $pid = open(my $fh, '-|');
-	die "cannot fork: $!\n" unless defined $pid;
-
-	if ($pid == 0) {
-		open(STDERR, '>&', \*STDOUT) or die "cannot dup stdout: $!\n";
-		exec(@cmd) or die "cannot run $cmd[0]: $!\n";
-	}
-
-	local $/;
-	my $out = <$fh> // '';
-	close($fh);
-
-	return ($?, $out);
-}
-
-###############################################################################

@@ -24,7 +24,8 @@ use Time::HiRes qw(sleep time);
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::Nginx;
-use Test::MtaSts::HostileDNS qw(dns_rr);
+use Test::MtaSts::HostileDNS qw(dns_rr txt soa kind);
+use Test::MtaSts::Pattern qw(msg begins);
 
 ###############################################################################
 
@@ -110,27 +111,8 @@ write_conf(1);
 
 # The DNS script.  The five queries of a check are "kinds": sts (TXT
 # _mta-sts.<d>), tlsrpt (TXT _smtp._tls.<d>), mx (MX <d>), a and aaaa
-# (mta-sts.<d>).  A domain answers well except for its fault.
-
-sub txt {
-	my ($owner, @strings) = @_;
-	return dns_rr(owner => $owner, ttl => 0, type => 'TXT',
-		txtdata => [@strings]);
-}
-
-sub soa { dns_rr('test. 0 IN SOA ns.test. hostmaster.test. 1 60 60 60 0') }
-
-sub kind {
-	my ($q) = @_;
-	my ($name, $type) = @$q{qw(name type)};
-	return ('sts', $1) if $type eq 'TXT' && $name =~ /^_mta-sts\.(.+)/;
-	return ('tlsrpt', $1) if $type eq 'TXT'
-		&& $name =~ /^_smtp\._tls\.(.+)/;
-	return (lc $type, $1) if $type =~ /^(?:A|AAAA)$/
-		&& $name =~ /^mta-sts\.(.+)/;
-	return ('mx', $name) if $type eq 'MX';
-	return ('other', $name);
-}
+# (mta-sts.<d>), as kind() of Test::MtaSts::ScriptedDNS tells them.  A
+# domain answers well except for its fault.
 
 sub good {
 	my ($kind, $dom) = @_;
@@ -342,18 +324,8 @@ $dns->start($t);
 
 ###############################################################################
 
-# Expected checks: [state, message pattern].
-
-# a whole message: strings are literal text, qr// parts are patterns
-sub msg {
-	my $re = join '', map { ref $_ ? $_ : quotemeta $_ } @_;
-	return qr/^$re$/s;
-}
-
-sub begins {
-	my $re = join '', map { ref $_ ? $_ : quotemeta $_ } @_;
-	return qr/^$re/s;
-}
+# Expected checks: [state, message pattern], the patterns made with msg()
+# and begins() of Test::MtaSts::Pattern.
 
 sub failed {
 	my ($dom, $err) = @_;
@@ -512,26 +484,6 @@ sub policy_ok {
 	return $raw =~ m{\AHTTP/1\.1 200 .*\r\n\r\nversion: STSv1\r\n}s;
 }
 
-sub vmrss {
-	my ($pid) = @_;
-	open my $fh, '<', "/proc/$pid/status" or return 0;
-	local $/;
-	my ($kb) = (<$fh> // '') =~ /^VmRSS:\s+(\d+)\s+kB/m;
-	return $kb // 0;
-}
-
-sub workers {
-	my ($ppid) = $t->read_file('nginx.pid') =~ /(\d+)/;
-	my @kids;
-	for my $stat (glob '/proc/[0-9]*/stat') {
-		open my $fh, '<', $stat or next;
-		my ($pid, $st, $pp) = (scalar <$fh> // '')
-			=~ /^(\d+) .*\) (\S) (\d+) /s or next;
-		push @kids, $pid if $pp == $ppid && $st ne 'Z';
-	}
-	return sort { $a <=> $b } @kids;
-}
-
 # one round of everything: the main domains together, a policy request
 # while they are checked, tcpclose.test alone, the TCP close test
 sub all_rounds {
@@ -550,9 +502,9 @@ sub all_rounds {
 
 ###############################################################################
 
-my @pids = workers();
+my @pids = $t->workers;
 my ($first, $served) = all_rounds();
-my $rss1 = vmrss($pids[0]);
+my $rss1 = Test::Nginx::vmrss($pids[0]) // 0;
 
 for my $dom (@EACH) {
 	my $r = $first->{$dom};
@@ -629,9 +581,9 @@ for (2 .. $ROUNDS) {
 	($last, $served) = all_rounds();
 	$nserved++ if $served;
 }
-my $rss20 = vmrss($pids[0]);
+my $rss20 = Test::Nginx::vmrss($pids[0]) // 0;
 
-is_deeply([workers()], \@pids, "$ROUNDS rounds: the same worker, no crash");
+is_deeply([$t->workers], \@pids, "$ROUNDS rounds: the same worker, no crash");
 is($nserved, $ROUNDS, "$ROUNDS rounds: policies served during each");
 
 sub states {
@@ -662,7 +614,7 @@ ok(policy_ok($_), "$_ still served") for qw(silent.test ptrloop.test);
 
 write_conf(2);
 $t->reload();
-@pids = workers();
+@pids = $t->workers;
 
 my @names = (['_mta-sts.flood.test', 'TXT'], ['_smtp._tls.flood.test', 'TXT'],
 	['flood.test', 'MX'], ['mta-sts.flood.test', 'A'],
@@ -691,6 +643,6 @@ seek $fh, $from, 0;
 my %by = map { /^(\d+) .*flood\.test/ ? ($1 => 1) : () } <$fh>;
 close $fh;
 is(scalar keys %by, 2, 'flood: requests answered by both workers');
-is_deeply([workers()], \@pids, 'flood: the same workers, no crash');
+is_deeply([$t->workers], \@pids, 'flood: the same workers, no crash');
 
 ###############################################################################

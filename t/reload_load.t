@@ -415,38 +415,13 @@ is(join(' ', map { "$_=" . ($k->{$_} // '?') }
 # memory: 500 reloads, each waiting for the new workers; the RSS of the
 # master and of the workers (after a few requests) at reload 50 and 500
 
-sub vmrss {
-	my ($pid) = @_;
-	open my $fh, '<', "/proc/$pid/status" or return undef;
-	local $/;
-	my ($kb) = (<$fh> // '') =~ /^VmRSS:\s+(\d+)\s+kB/m;
-	return $kb;
-}
-
-sub master_pid {
-	my ($pid) = $t->read_file('nginx.pid') =~ /(\d+)/;
-	return $pid;
-}
-
-sub workers {
-	my ($ppid) = @_;
-	my @kids;
-	for my $stat (glob '/proc/[0-9]*/stat') {
-		open my $fh, '<', $stat or next;
-		my ($pid, $st, $pp) = (scalar <$fh> // '')
-			=~ /^(\d+) .*\) (\S) (\d+) /s or next;
-		push @kids, $pid if $pp == $ppid && $st ne 'Z';
-	}
-	return @kids;
-}
-
 # (master, the largest worker)
 sub sample {
 	get($PATH) for 1 .. 20;
 	get('/status', 8081);
-	my $m = master_pid();
-	my @w = map { vmrss($_) // 0 } workers($m);
-	return (vmrss($m) // 0, (sort { $b <=> $a } @w)[0] // 0);
+	my @w = map { Test::Nginx::vmrss($_) // 0 } $t->workers;
+	return (Test::Nginx::vmrss($t->master_pid) // 0,
+		(sort { $b <=> $a } @w)[0] // 0);
 }
 
 my ($m1, $m2) = @MARK;

@@ -375,18 +375,6 @@ sub selfsigned {
 	return @files;
 }
 
-sub children {
-	my ($ppid) = @_;
-	my @kids;
-	for my $stat (glob '/proc/[0-9]*/stat') {
-		open my $fh, '<', $stat or next;
-		my ($pid, $pp) = (scalar <$fh> // '') =~ /^(\d+) .*\) \S (\d+) /s
-			or next;
-		push @kids, $pid if $pp == $ppid;
-	}
-	return @kids;
-}
-
 sub get {
 	my ($uri) = @_;
 	my $raw = $t->http("GET $uri HTTP/1.0\r\nHost: status\r\n\r\n",
@@ -646,8 +634,8 @@ is(join(',', grep { nevents($_) != $before{$_} } sort keys %mx),
 $s = $t->http("GET /status?refresh=1&domain=silent.test HTTP/1.0\r\n"
 	. "Host: status\r\n\r\n", start => 1);
 select undef, undef, undef, 0.5;
-my ($master) = $t->read_file('nginx.pid') =~ /(\d+)/;
-my @workers = children($master);
+my $master = $t->master_pid;
+my @workers = $t->workers;
 kill 'TERM', $master;
 $start = time;
 sleep 0.05 while grep { kill 0, $_ } $master, @workers and time - $start < 10;

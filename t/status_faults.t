@@ -19,7 +19,8 @@ use JSON::PP;
 use Test::More;
 use Test::Nginx;
 use Test::MtaSts::CA;
-use Test::MtaSts::FakeDNS qw(dns_rr);
+use Test::MtaSts::FakeDNS qw(dns_rr txt soa kind);
+use Test::MtaSts::Pattern qw(msg begins);
 use POSIX qw(strftime);
 use Time::HiRes qw(sleep time);
 
@@ -115,27 +116,8 @@ write_conf('gen1', $ID);
 
 # The DNS script.  The five queries of a check are "kinds": sts (TXT
 # _mta-sts.<d>), tlsrpt (TXT _smtp._tls.<d>), mx (MX <d>), a and aaaa
-# (mta-sts.<d>).  A domain answers well except for its fault.
-
-sub txt {
-	my ($owner, @strings) = @_;
-	return dns_rr(owner => $owner, ttl => 0, type => 'TXT',
-		txtdata => [@strings]);
-}
-
-sub soa { dns_rr('test. 0 IN SOA ns.test. hostmaster.test. 1 60 60 60 0') }
-
-sub kind {
-	my ($q) = @_;
-	my ($name, $type) = @$q{qw(name type)};
-	return ('sts', $1) if $type eq 'TXT' && $name =~ /^_mta-sts\.(.+)/;
-	return ('tlsrpt', $1) if $type eq 'TXT'
-		&& $name =~ /^_smtp\._tls\.(.+)/;
-	return (lc $type, $1) if $type =~ /^(?:A|AAAA)$/
-		&& $name =~ /^mta-sts\.(.+)/;
-	return ('mx', $name) if $type eq 'MX';
-	return ('other', $name);
-}
+# (mta-sts.<d>), as kind() of Test::MtaSts::ScriptedDNS tells them.  A
+# domain answers well except for its fault.
 
 sub good {
 	my ($kind, $dom) = @_;
@@ -240,18 +222,7 @@ my $dns = Test::MtaSts::FakeDNS->new(port => $t->port(5353),
 
 # Expected checks: [state, message pattern], from the C sources:
 # ngx_http_mtasts_check.c, ngx_http_mtasts_dns.c, ngx_mtasts_record.c.
-
-# a whole message: strings are literal text, qr// parts are patterns
-sub msg {
-	my $re = join '', map { ref $_ ? $_ : quotemeta $_ } @_;
-	return qr/^$re$/s;
-}
-
-# the beginning of a message
-sub begins {
-	my $re = join '', map { ref $_ ? $_ : quotemeta $_ } @_;
-	return qr/^$re/s;
-}
+# The patterns are made with msg() and begins() of Test::MtaSts::Pattern.
 
 sub failed {
 	my ($what, $err) = @_;

@@ -12,6 +12,8 @@ use Test::More;
 use File::Temp qw(tempdir);
 use File::Spec;
 use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::MtaSts::Run qw(run);
 
 ###############################################################################
 
@@ -80,27 +82,3 @@ is($summary, ($checks - $nfailed) . " passed, $nfailed failed",
 is($rc, $nfailed ? 1 << 8 : 0, 'test_record exit status');
 
 done_testing();
-
-###############################################################################
-
-# runs a command, returns its status and its stdout and stderr together
-
-sub run {
-	my (@cmd) = @_;
-
-	my $pid = open(my $fh, '-|');
-	die "cannot fork: $!\n" unless defined $pid;
-
-	if ($pid == 0) {
-		open(STDERR, '>&', \*STDOUT) or die "cannot dup stdout: $!\n";
-		exec(@cmd) or die "cannot run $cmd[0]: $!\n";
-	}
-
-	local $/;
-	my $out = <$fh> // '';
-	close($fh);
-
-	return ($?, $out);
-}
-
-###############################################################################

@@ -2,8 +2,8 @@ package Test::Nginx;
 
 # Test harness for the nginx MTA-STS module, shaped like nginx-tests'
 # lib/Test/Nginx.pm: a temp dir per test file, config templates with
-# placeholders, start/stop/reload, raw HTTP and curl helpers, and a
-# final "no alerts in error.log" test.
+# placeholders, start/stop/reload, the pids and RSS of nginx's processes,
+# raw HTTP and curl helpers, and a final "no alerts in error.log" test.
 #
 # Run modes, for the module built with sanitizers or for valgrind (see
 # "make test SANITIZE=1" and "make test VALGRIND=1"); every nginx the
@@ -204,7 +204,7 @@ sub run {
 
 	my $wait = 5 * $SLOW;
 	my $deadline = time + $wait;
-	until ($self->_master_pid) {
+	until ($self->master_pid) {
 		if (waitpid($pid, WNOHANG) == $pid) {
 			delete $self->{launcher};
 			die $self->_failed("exit code " . ($? >> 8)) if $?;
@@ -213,12 +213,12 @@ sub run {
 			if time > $deadline;
 		sleep 0.02;
 	}
-	my $master = $self->_master_pid;
+	my $master = $self->master_pid;
 	$self->_check_mode($master);
 	$self->_wait_listen($deadline);
 	# the master listens before it forks the workers (slow under valgrind)
 	if ($self->read_file('nginx.conf') !~ /^\s*master_process\s+off/m) {
-		until (my @workers = _children($master)) {
+		until (my @workers = children($master)) {
 			die $self->_failed('no worker process')
 				if time > $deadline || !_alive($master);
 			sleep 0.02;
@@ -316,7 +316,8 @@ sub _failed {
 	return $out;
 }
 
-sub _master_pid {
+# The pid of the running master (of nginx.pid), or undef.
+sub master_pid {
 	my ($self) = @_;
 	my $f = "$self->{dir}/nginx.pid";
 	return undef unless -s $f;
@@ -331,7 +332,9 @@ sub _alive {
 	return defined $state && $state ne 'Z';
 }
 
-sub _children {
+# The child processes of a pid, zombies not, in pid order: a function,
+# for the tests too (Test::Nginx::children($pid)).
+sub children {
 	my ($ppid) = @_;
 	my @kids;
 	for my $stat (glob '/proc/[0-9]*/stat') {
@@ -341,6 +344,24 @@ sub _children {
 		push @kids, $pid if $pp == $ppid && $st ne 'Z';
 	}
 	return sort { $a <=> $b } @kids;
+}
+
+# The workers of the running nginx, in pid order; () if it is not running.
+sub workers {
+	my ($self) = @_;
+	my $pid = $self->master_pid or return ();
+	return children($pid);
+}
+
+# The resident set size of a process in kB (VmRSS of /proc), or undef if
+# it is gone (or the pid undef): a function, for the memory tests.
+sub vmrss {
+	my ($pid) = @_;
+	return undef unless defined $pid;
+	open my $fh, '<', "/proc/$pid/status" or return undef;
+	local $/;
+	my ($kb) = (<$fh> // '') =~ /^VmRSS:\s+(\d+)\s+kB/m;
+	return $kb;
 }
 
 # host:port pairs of the "listen" lines of nginx.conf
@@ -372,8 +393,8 @@ sub _wait_listen {
 sub stop {
 	my ($self) = @_;
 	return $self unless $self->{started};
-	if (my $pid = $self->_master_pid) {
-		my @kids = _children($pid);
+	if (my $pid = $self->master_pid) {
+		my @kids = children($pid);
 		kill 'QUIT', $pid;
 		unless (_wait_gone(10 * $SLOW, $pid)) {
 			kill 'TERM', $pid;
@@ -402,13 +423,13 @@ sub _wait_gone {
 # until the master logs an [emerg] and keeps its old workers.
 sub reload {
 	my ($self, %opt) = @_;
-	my $pid = $self->_master_pid or die "nginx is not running\n";
-	my %old = map { $_ => 1 } _children($pid);
+	my $pid = $self->master_pid or die "nginx is not running\n";
+	my %old = map { $_ => 1 } children($pid);
 	my $from = -s "$self->{dir}/error.log" // 0;
 	kill 'HUP', $pid;
 	my $deadline = time + 10 * $SLOW;
 	while (1) {
-		my @now = _children($pid);
+		my @now = children($pid);
 		my $new = @now && !grep { $old{$_} } @now;
 		if ($opt{expect_failure}) {
 			die $self->_failed('reload did not fail') if $new;
@@ -439,7 +460,7 @@ sub rotate_log {
 	my $d = $self->{dir};
 	my $n = ++$self->{rotated};
 	rename "$d/error.log", "$d/error.log.$n" or die "rename: $!\n";
-	my $pid = $self->_master_pid or die "nginx is not running\n";
+	my $pid = $self->master_pid or die "nginx is not running\n";
 	kill 'USR1', $pid;
 	my $deadline = time + 5 * $SLOW;
 	until (-e "$d/error.log") {

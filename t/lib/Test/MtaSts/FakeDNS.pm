@@ -4,7 +4,8 @@ package Test::MtaSts::FakeDNS;
 # Debian 12): a code ref chooses the answer to each query, which may be
 # any rcode, any records, a header flag such as TC, a delay (UDP), or no
 # answer at all.  It listens on UDP and TCP; every query is logged to a
-# file, so that the test can count them.
+# file, so that the test can count them.  The start, the query log and
+# the script helpers are those of Test::MtaSts::ScriptedDNS.
 #
 #   my $dns = Test::MtaSts::FakeDNS->new(port => $t->port(5353),
 #       log => $t->testdir . '/dns.log', handler => sub {
@@ -28,43 +29,21 @@ use warnings;
 
 use Exporter qw(import);
 use List::Util qw(min);
-use Net::DNS ();
 use Net::DNS::Nameserver;
 use POSIX ();
-use Time::HiRes qw(sleep time);
+use Test::MtaSts::ScriptedDNS qw(dns_rr txt soa kind);
+use Time::HiRes qw(time);
 
-our @EXPORT_OK = qw(dns_rr);
+our @ISA = ('Test::MtaSts::ScriptedDNS');
+our @EXPORT_OK = qw(dns_rr txt soa kind);
 
-my $READY = 'ready.fakedns';
-
-# not "rr": Net::DNS exports an rr() that makes a query
-sub dns_rr { Net::DNS::RR->new(@_) }
-
+# the delayed answers need loop_once()
 sub new {
 	my ($class, %opt) = @_;
-	die "FakeDNS: port, log and handler needed\n"
-		unless $opt{port} && $opt{log} && $opt{handler};
 	die "FakeDNS: Net::DNS::Nameserver without loop_once "
 		. "($Net::DNS::VERSION)\n"
 		unless Net::DNS::Nameserver->can('loop_once');
-	open my $fh, '>', $opt{log} or die "FakeDNS: $opt{log}: $!\n";
-	close $fh;
-	return bless {
-		address => $opt{address} // '127.0.0.1',
-		port => $opt{port},
-		log => $opt{log},
-		handler => $opt{handler},
-	}, $class;
-}
-
-sub port { $_[0]{port} }
-sub address { $_[0]{address} }
-
-sub start {
-	my ($self, $t, $timeout) = @_;
-	$t->run_daemon(sub { $self->serve });
-	$self->wait_ready($timeout);
-	return $self;
+	return $class->SUPER::new(%opt);
 }
 
 # in the child: never returns
@@ -101,12 +80,9 @@ sub _reply {
 	my $proto = ($conn->{protocol} // 0)
 		== (getprotobyname('udp'))[2] ? 'udp' : 'tcp';
 
-	return ('NOERROR', [], [], []) if $name eq $READY;
+	return ('NOERROR', [], [], []) if $name eq $self->ready_name;
 
-	if (open my $fh, '>>', $self->{log}) {
-		print $fh "$proto $name $qtype\n";
-		close $fh;
-	}
+	$self->log_query("$proto $name $qtype");
 
 	my $ans = $self->{handler}->({ name => $name, type => $qtype,
 		class => $qclass, proto => $proto, query => $query });
@@ -119,49 +95,6 @@ sub _reply {
 		$ans->{authority} || [], $ans->{additional} || [],
 		$ans->{header} || {});
 }
-
-# in the test: until it answers over both UDP and TCP
-sub wait_ready {
-	my ($self, $timeout) = @_;
-	my $deadline = time + ($timeout // 5);
-	my %ok;
-	while (1) {
-		for my $vc (0, 1) {
-			next if $ok{$vc};
-			my $res = Net::DNS::Resolver->new(
-				nameservers => [$self->{address}],
-				port => $self->{port}, usevc => $vc,
-				recurse => 0, retry => 1, retrans => 1,
-				udp_timeout => 0.3, tcp_timeout => 0.3);
-			my $reply = $res->send($READY, 'A');
-			$ok{$vc} = 1
-				if $reply && $reply->header->rcode eq 'NOERROR';
-		}
-		return $self if $ok{0} && $ok{1};
-		die "FakeDNS: no answer on $self->{address}:$self->{port} over "
-			. join(' and ', map { $_ ? 'TCP' : 'UDP' }
-				grep { !$ok{$_} } 0, 1) . "\n"
-			if time > $deadline;
-		sleep 0.05;
-	}
-}
-
-# the queries so far: list of [proto, name, type]
-sub queries {
-	my ($self) = @_;
-	open my $fh, '<', $self->{log} or return ();
-	return map { chomp; [split / /] } <$fh>;
-}
-
-sub count {
-	my ($self, %want) = @_;
-	my %col = (proto => 0, name => 1, type => 2);
-	return scalar grep {
-		my $q = $_;
-		!grep { lc $q->[$col{$_}] ne lc $want{$_} } keys %want;
-	} $self->queries;
-}
-
 
 package Test::MtaSts::FakeDNS::Server;
 

@@ -4,7 +4,8 @@ package Test::MtaSts::HostileDNS;
 # DNS library would build: a code ref chooses the answer to each query, as
 # with Test::MtaSts::FakeDNS, and may also change the bytes of the answer
 # or send bytes of its own.  Every query is logged to a file, so that the
-# test can count them.
+# test can count them.  The start, the query log and the script
+# helpers are those of Test::MtaSts::ScriptedDNS.
 #
 #   my $dns = Test::MtaSts::HostileDNS->new(port => $t->port(5353),
 #       log => $t->testdir . '/dns.log', handler => sub {
@@ -40,40 +41,11 @@ use IO::Socket::IP;
 use List::Util qw(min);
 use Net::DNS ();
 use POSIX ();
-use Time::HiRes qw(sleep time);
+use Test::MtaSts::ScriptedDNS qw(dns_rr txt soa kind);
+use Time::HiRes qw(time);
 
-our @EXPORT_OK = qw(dns_rr);
-
-my $READY = 'ready.hostiledns';
-
-sub dns_rr { Net::DNS::RR->new(@_) }
-
-sub new {
-	my ($class, %opt) = @_;
-	die "HostileDNS: port, log and handler needed\n"
-		unless $opt{port} && $opt{log} && $opt{handler};
-	open my $fh, '>', $opt{log} or die "HostileDNS: $opt{log}: $!\n";
-	close $fh;
-	return bless {
-		address => $opt{address} // '127.0.0.1',
-		port => $opt{port},
-		log => $opt{log},
-		handler => $opt{handler},
-	}, $class;
-}
-
-sub port { $_[0]{port} }
-sub address { $_[0]{address} }
-
-sub start {
-	my ($self, $t, $timeout) = @_;
-	$self->{parent} = $$;
-	$self->{pid} = $t->run_daemon(sub { $self->serve });
-	$self->wait_ready($timeout);
-	return $self;
-}
-
-sub pid { $_[0]{pid} }
+our @ISA = ('Test::MtaSts::ScriptedDNS');
+our @EXPORT_OK = qw(dns_rr txt soa kind);
 
 # in the child: never returns; ends with the test that started it
 sub serve {
@@ -155,27 +127,20 @@ sub serve {
 	}
 }
 
-sub _log {
-	my ($self, $line) = @_;
-	open my $fh, '>>', $self->{log} or return;
-	print $fh "$line\n";
-	close $fh;
-}
-
 sub _query {
 	my ($self, $data, $proto, $later, $send) = @_;
 
 	my $query = eval { Net::DNS::Packet->new(\$data) };
 	my ($question) = $query ? $query->question : ();
 	unless ($question) {
-		$self->_log("$proto - -");
+		$self->log_query("$proto - -");
 		return;
 	}
 
 	my $name = lc $question->qname;
 	$name =~ s/\.$//;
 
-	if ($name eq $READY) {
+	if ($name eq $self->ready_name) {
 		my $reply = $query->reply;
 		$reply->header->rcode('NOERROR');
 		$send->($reply->data);
@@ -183,7 +148,7 @@ sub _query {
 	}
 
 	my $type = $question->qtype;
-	$self->_log("$proto $name $type");
+	$self->log_query("$proto $name $type");
 
 	my $ans = $self->{handler}->({ name => $name, type => $type,
 		proto => $proto, id => $query->header->id, query => $query,
@@ -227,46 +192,6 @@ sub _query {
 	}
 
 	$send->($bytes, $close);
-}
-
-# in the test: until it answers over both UDP and TCP
-sub wait_ready {
-	my ($self, $timeout) = @_;
-	my $deadline = time + ($timeout // 5);
-	my %ok;
-	while (1) {
-		for my $vc (0, 1) {
-			next if $ok{$vc};
-			my $res = Net::DNS::Resolver->new(
-				nameservers => [$self->{address}],
-				port => $self->{port}, usevc => $vc,
-				recurse => 0, retry => 1, retrans => 1,
-				udp_timeout => 0.3, tcp_timeout => 0.3);
-			my $reply = $res->send($READY, 'A');
-			$ok{$vc} = 1
-				if $reply && $reply->header->rcode eq 'NOERROR';
-		}
-		return $self if $ok{0} && $ok{1};
-		die "HostileDNS: no answer on $self->{address}:$self->{port}\n"
-			if time > $deadline;
-		sleep 0.05;
-	}
-}
-
-# the queries so far: list of [proto, name, type]
-sub queries {
-	my ($self) = @_;
-	open my $fh, '<', $self->{log} or return ();
-	return map { chomp; [split / /] } <$fh>;
-}
-
-sub count {
-	my ($self, %want) = @_;
-	my %col = (proto => 0, name => 1, type => 2);
-	return scalar grep {
-		my $q = $_;
-		!grep { lc $q->[$col{$_}] ne lc $want{$_} } keys %want;
-	} $self->queries;
 }
 
 1;
