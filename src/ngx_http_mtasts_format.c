@@ -3,8 +3,12 @@
  * Copyright (C) ngx_http_mtasts_module authors
  *
  * The formats of the status location: JSON, text, Prometheus, HTML and
- * zone file.  Each format runs twice over the same view: once to measure
- * the body, once to fill one buffer of exactly that size.
+ * zone file.  Each format is a list of sections, each a head and a line
+ * per domain.  A render runs the sections twice over the same view: once
+ * to measure the body, once to fill one buffer of exactly that size; a
+ * call renders a slice of NGX_HTTP_MTASTS_SLICE lines, so that a status
+ * answer of thousands of domains takes many turns of the event loop and
+ * other requests are served meanwhile.
  */
 
 
@@ -15,6 +19,7 @@
 #define NGX_HTTP_MTASTS_FMT_LEN   256        /* numbers, times: no strings */
 #define NGX_HTTP_MTASTS_NCOLS     (3 + NGX_HTTP_MTASTS_NCHECKS)
 #define NGX_HTTP_MTASTS_DASH      "\xe2\x80\x94"   /* U+2014: no value */
+#define NGX_HTTP_MTASTS_SLICE     256        /* lines rendered per call */
 
 
 #define ngx_http_mtasts_puts(out, s)                                         \
@@ -40,38 +45,101 @@ typedef struct {
     u_char                       *end;
     size_t                        size;
     ngx_uint_t                    overflow;
+    ngx_uint_t                    any;         /* a line in this section */
+    size_t                        width[NGX_HTTP_MTASTS_NCOLS];
 } ngx_http_mtasts_out_t;
 
 
-typedef void (*ngx_http_mtasts_format_pt)(ngx_http_mtasts_out_t *out);
+typedef void (*ngx_http_mtasts_head_pt)(ngx_http_mtasts_out_t *out);
+typedef void (*ngx_http_mtasts_line_pt)(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
 typedef void (*ngx_http_mtasts_put_pt)(ngx_http_mtasts_out_t *out,
     ngx_str_t *s);
 
 
-static ngx_chain_t *ngx_http_mtasts_render(ngx_http_request_t *r,
-    ngx_http_mtasts_view_t *view, ngx_http_mtasts_format_pt format);
+/* text, then head(), then line() for each domain; all may be empty */
 
-static void ngx_http_mtasts_json_body(ngx_http_mtasts_out_t *out);
+typedef struct {
+    ngx_str_t                     text;
+    ngx_http_mtasts_head_pt       head;
+    ngx_http_mtasts_line_pt       line;
+} ngx_http_mtasts_section_t;
+
+
+struct ngx_http_mtasts_render_s {
+    ngx_http_request_t           *request;
+    ngx_http_mtasts_section_t    *sections;
+    ngx_http_mtasts_out_t         out;
+    ngx_buf_t                    *buf;
+    ngx_uint_t                    phase;
+    ngx_uint_t                    section;     /* where the pass is */
+    ngx_uint_t                    row;
+    ngx_uint_t                    started;     /* the section's head is out */
+};
+
+
+#define NGX_HTTP_MTASTS_PREPARE   0
+#define NGX_HTTP_MTASTS_MEASURE   1
+#define NGX_HTTP_MTASTS_FILL      2
+
+
+static ngx_int_t ngx_http_mtasts_pass(ngx_http_mtasts_render_t *rd,
+    ngx_uint_t *budget);
+
+static void ngx_http_mtasts_json_head(ngx_http_mtasts_out_t *out);
+static void ngx_http_mtasts_json_line(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
 static void ngx_http_mtasts_json_domain(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_row_t *row);
 static void ngx_http_mtasts_json_tls(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_tls_t *tls);
 static ngx_uint_t ngx_http_mtasts_testing_ready(
     ngx_http_mtasts_item_t *item);
-static void ngx_http_mtasts_text_body(ngx_http_mtasts_out_t *out);
+static void ngx_http_mtasts_text_widths(ngx_http_mtasts_out_t *out);
+static void ngx_http_mtasts_text_width(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_text_titles(ngx_http_mtasts_out_t *out);
+static void ngx_http_mtasts_text_line(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_text_problems(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_text_publish(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
 static void ngx_http_mtasts_text_cols(ngx_http_mtasts_row_t *row,
     ngx_str_t *cols);
 static void ngx_http_mtasts_text_row(ngx_http_mtasts_out_t *out,
     ngx_str_t *cols, size_t *width);
 static void ngx_http_mtasts_text_details(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_row_t *row);
-static void ngx_http_mtasts_prometheus_body(ngx_http_mtasts_out_t *out);
+static void ngx_http_mtasts_prometheus_domains(ngx_http_mtasts_out_t *out);
+static void ngx_http_mtasts_prometheus_checks(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_prometheus_domain(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_prometheus_ready(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_prometheus_policy(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_prometheus_max_age(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_prometheus_checked(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_prometheus_cert(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_prometheus_tls_ok(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_prometheus_tls_cert(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_prometheus_requests(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
 static void ngx_http_mtasts_prometheus_state(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_row_t *row, ngx_str_t *check, ngx_uint_t state);
 static void ngx_http_mtasts_prometheus_tls(ngx_http_mtasts_out_t *out,
     ngx_str_t *metric, ngx_http_mtasts_item_t *item,
     ngx_http_mtasts_tls_t *tls);
-static void ngx_http_mtasts_html_body(ngx_http_mtasts_out_t *out);
+static void ngx_http_mtasts_html_head(ngx_http_mtasts_out_t *out);
+static void ngx_http_mtasts_html_line(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
 static void ngx_http_mtasts_html_section(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_row_t *row);
 static void ngx_http_mtasts_html_found(ngx_http_mtasts_out_t *out,
@@ -82,7 +150,9 @@ static void ngx_http_mtasts_html_or_none(ngx_http_mtasts_out_t *out,
     ngx_str_t *s);
 static void ngx_http_mtasts_html_expires(ngx_http_mtasts_out_t *out,
     time_t expires);
-static void ngx_http_mtasts_zone_body(ngx_http_mtasts_out_t *out);
+static void ngx_http_mtasts_zone_head(ngx_http_mtasts_out_t *out);
+static void ngx_http_mtasts_zone_line(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
 
 static ngx_uint_t ngx_http_mtasts_room(ngx_http_mtasts_out_t *out,
     size_t len);
@@ -174,39 +244,144 @@ static ngx_str_t  ngx_http_mtasts_methods[] = {
 };
 
 
-ngx_chain_t *
-ngx_http_mtasts_json(ngx_http_request_t *r, ngx_http_mtasts_view_t *view)
+static ngx_http_mtasts_section_t  ngx_http_mtasts_json_sections[] = {
+    { ngx_null_string, ngx_http_mtasts_json_head, ngx_http_mtasts_json_line },
+    { ngx_string("}}\n"), NULL, NULL },
+    { ngx_null_string, NULL, NULL }
+};
+
+
+static ngx_http_mtasts_section_t  ngx_http_mtasts_text_sections[] = {
+
+    /* the widths of the columns first */
+
+    { ngx_null_string, ngx_http_mtasts_text_widths,
+      ngx_http_mtasts_text_width },
+
+    { ngx_null_string, ngx_http_mtasts_text_titles,
+      ngx_http_mtasts_text_line },
+
+    /* what is wrong, and what is being done */
+
+    { ngx_null_string, NULL, ngx_http_mtasts_text_problems },
+
+    /* the records to publish where DNS does not have them right */
+
+    { ngx_null_string, NULL, ngx_http_mtasts_text_publish },
+
+    { ngx_null_string, NULL, NULL }
+};
+
+
+static ngx_http_mtasts_section_t  ngx_http_mtasts_prometheus_sections[] = {
+
+    { ngx_null_string, ngx_http_mtasts_prometheus_domains,
+      ngx_http_mtasts_prometheus_checks },
+
+    { ngx_string("# HELP mta_sts_domain_state State of a domain: its worst "
+                 "check, 1 for the current state.\n"
+                 "# TYPE mta_sts_domain_state gauge\n"),
+      NULL, ngx_http_mtasts_prometheus_domain },
+
+    { ngx_string("# HELP mta_sts_enforce_ready Whether a domain passes "
+                 "every check that \"mta_sts_mode enforce\" needs.\n"
+                 "# TYPE mta_sts_enforce_ready gauge\n"),
+      NULL, ngx_http_mtasts_prometheus_ready },
+
+    { ngx_string("# HELP mta_sts_policy_info The policy served for a "
+                 "domain.\n"
+                 "# TYPE mta_sts_policy_info gauge\n"),
+      NULL, ngx_http_mtasts_prometheus_policy },
+
+    { ngx_string("# HELP mta_sts_policy_max_age_seconds The max_age of the "
+                 "policy served for a domain.\n"
+                 "# TYPE mta_sts_policy_max_age_seconds gauge\n"),
+      NULL, ngx_http_mtasts_prometheus_max_age },
+
+    { ngx_string("# HELP mta_sts_last_check_timestamp_seconds When the last "
+                 "check of a domain ended.\n"
+                 "# TYPE mta_sts_last_check_timestamp_seconds gauge\n"),
+      NULL, ngx_http_mtasts_prometheus_checked },
+
+    { ngx_string("# HELP mta_sts_certificate_expiry_timestamp_seconds When "
+                 "the certificate served for mta-sts.<domain> expires.\n"
+                 "# TYPE mta_sts_certificate_expiry_timestamp_seconds "
+                 "gauge\n"),
+      NULL, ngx_http_mtasts_prometheus_cert },
+
+    /* one sample per STARTTLS probe, address="" for a host without one */
+
+    { ngx_string("# HELP mta_sts_mx_tls_ok Whether an MX host accepted "
+                 "STARTTLS at an address with a trusted certificate valid "
+                 "for its name.\n"
+                 "# TYPE mta_sts_mx_tls_ok gauge\n"),
+      NULL, ngx_http_mtasts_prometheus_tls_ok },
+
+    { ngx_string("# HELP mta_sts_mx_certificate_expiry_timestamp_seconds "
+                 "When the certificate that an MX host presented at an "
+                 "address expires.\n"
+                 "# TYPE mta_sts_mx_certificate_expiry_timestamp_seconds "
+                 "gauge\n"),
+      NULL, ngx_http_mtasts_prometheus_tls_cert },
+
+    { ngx_string("# HELP mta_sts_policy_requests_total Policy requests for "
+                 "a domain answered by this server since it started.\n"
+                 "# TYPE mta_sts_policy_requests_total counter\n"),
+      NULL, ngx_http_mtasts_prometheus_requests },
+
+    { ngx_null_string, NULL, NULL }
+};
+
+
+static ngx_http_mtasts_section_t  ngx_http_mtasts_html_sections[] = {
+    { ngx_null_string, ngx_http_mtasts_html_head, ngx_http_mtasts_html_line },
+    { ngx_string("</tbody>\n</table>\n"), NULL,
+      ngx_http_mtasts_html_section },
+    { ngx_string("</body>\n</html>\n"), NULL, NULL },
+    { ngx_null_string, NULL, NULL }
+};
+
+
+static ngx_http_mtasts_section_t  ngx_http_mtasts_zone_sections[] = {
+    { ngx_null_string, ngx_http_mtasts_zone_head, ngx_http_mtasts_zone_line },
+    { ngx_null_string, NULL, NULL }
+};
+
+
+/* as NGX_HTTP_MTASTS_JSON and the others */
+
+static ngx_http_mtasts_section_t  *ngx_http_mtasts_formats[] = {
+    ngx_http_mtasts_json_sections,
+    ngx_http_mtasts_text_sections,
+    ngx_http_mtasts_prometheus_sections,
+    ngx_http_mtasts_html_sections,
+    ngx_http_mtasts_zone_sections
+};
+
+
+ngx_http_mtasts_render_t *
+ngx_http_mtasts_render_create(ngx_http_request_t *r,
+    ngx_http_mtasts_view_t *view, ngx_uint_t format)
 {
-    return ngx_http_mtasts_render(r, view, ngx_http_mtasts_json_body);
-}
+    ngx_http_mtasts_render_t  *rd;
 
+    rd = ngx_pcalloc(r->pool, sizeof(ngx_http_mtasts_render_t));
+    if (rd == NULL) {
+        return NULL;
+    }
 
-ngx_chain_t *
-ngx_http_mtasts_text(ngx_http_request_t *r, ngx_http_mtasts_view_t *view)
-{
-    return ngx_http_mtasts_render(r, view, ngx_http_mtasts_text_body);
-}
+    rd->out.rows = ngx_palloc(r->pool,
+                              view->nitems * sizeof(ngx_http_mtasts_row_t));
+    if (rd->out.rows == NULL) {
+        return NULL;
+    }
 
+    rd->request = r;
+    rd->sections = ngx_http_mtasts_formats[format];
+    rd->out.view = view;
+    rd->phase = NGX_HTTP_MTASTS_PREPARE;
 
-ngx_chain_t *
-ngx_http_mtasts_prometheus(ngx_http_request_t *r,
-    ngx_http_mtasts_view_t *view)
-{
-    return ngx_http_mtasts_render(r, view, ngx_http_mtasts_prometheus_body);
-}
-
-
-ngx_chain_t *
-ngx_http_mtasts_html(ngx_http_request_t *r, ngx_http_mtasts_view_t *view)
-{
-    return ngx_http_mtasts_render(r, view, ngx_http_mtasts_html_body);
-}
-
-
-ngx_chain_t *
-ngx_http_mtasts_zone(ngx_http_request_t *r, ngx_http_mtasts_view_t *view)
-{
-    return ngx_http_mtasts_render(r, view, ngx_http_mtasts_zone_body);
+    return rd;
 }
 
 
@@ -315,107 +490,179 @@ ngx_http_mtasts_tlsrpt_record(ngx_pool_t *pool, ngx_http_mtasts_item_t *item,
 }
 
 
-static ngx_chain_t *
-ngx_http_mtasts_render(ngx_http_request_t *r, ngx_http_mtasts_view_t *view,
-    ngx_http_mtasts_format_pt format)
+/*
+ * One slice of a render: NGX_AGAIN while there is more, NGX_OK with the
+ * chain (last_buf set) once the body is done.
+ */
+
+ngx_int_t
+ngx_http_mtasts_render(ngx_http_mtasts_render_t *rd, ngx_chain_t **chain)
 {
-    ngx_buf_t               *b;
-    ngx_uint_t               i;
+    ngx_uint_t               budget;
     ngx_chain_t             *cl;
-    ngx_http_mtasts_out_t    out;
+    ngx_http_request_t      *r;
     ngx_http_mtasts_row_t   *row;
+    ngx_http_mtasts_out_t   *out;
     ngx_http_mtasts_item_t  *item;
 
-    ngx_memzero(&out, sizeof(ngx_http_mtasts_out_t));
+    r = rd->request;
+    out = &rd->out;
+    budget = NGX_HTTP_MTASTS_SLICE;
 
-    out.view = view;
-    out.rows = ngx_palloc(r->pool,
-                          view->nitems * sizeof(ngx_http_mtasts_row_t));
-    if (out.rows == NULL) {
-        return NULL;
-    }
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mta-sts status slice: phase %ui, section %ui, row %ui",
+                   rd->phase, rd->section, rd->row);
 
-    for (i = 0; i < view->nitems; i++) {
-        item = &view->items[i];
-        row = &out.rows[i];
+    if (rd->phase == NGX_HTTP_MTASTS_PREPARE) {
 
-        row->item = item;
+        for ( /* void */ ; rd->row < out->view->nitems; rd->row++) {
 
-        if (item->result) {
-            row->checks = item->result->checks;
-            row->status = item->result->status;
+            if (budget-- == 0) {
+                return NGX_AGAIN;
+            }
 
-        } else {
-            row->checks = ngx_http_mtasts_unchecked;
-            row->status = NGX_HTTP_MTASTS_PENDING;
+            item = &out->view->items[rd->row];
+            row = &out->rows[rd->row];
+
+            row->item = item;
+
+            if (item->result) {
+                row->checks = item->result->checks;
+                row->status = item->result->status;
+
+            } else {
+                row->checks = ngx_http_mtasts_unchecked;
+                row->status = NGX_HTTP_MTASTS_PENDING;
+            }
+
+            if (ngx_http_mtasts_sts_record(r->pool, item, &row->sts)
+                != NGX_OK
+                || ngx_http_mtasts_tlsrpt_record(r->pool, item, &row->tlsrpt)
+                   != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
         }
 
-        if (ngx_http_mtasts_sts_record(r->pool, item, &row->sts) != NGX_OK
-            || ngx_http_mtasts_tlsrpt_record(r->pool, item, &row->tlsrpt)
-               != NGX_OK)
-        {
-            return NULL;
+        rd->row = 0;
+        rd->phase = NGX_HTTP_MTASTS_MEASURE;
+    }
+
+    if (rd->phase == NGX_HTTP_MTASTS_MEASURE) {
+
+        if (ngx_http_mtasts_pass(rd, &budget) == NGX_AGAIN) {
+            return NGX_AGAIN;
         }
+
+        rd->buf = ngx_create_temp_buf(r->pool, out->size);
+        if (rd->buf == NULL) {
+            return NGX_ERROR;
+        }
+
+        out->pos = rd->buf->pos;
+        out->end = rd->buf->end;
+        rd->phase = NGX_HTTP_MTASTS_FILL;
     }
 
-    /* measure, then fill */
-
-    format(&out);
-
-    b = ngx_create_temp_buf(r->pool, out.size);
-    if (b == NULL) {
-        return NULL;
+    if (ngx_http_mtasts_pass(rd, &budget) == NGX_AGAIN) {
+        return NGX_AGAIN;
     }
 
-    out.pos = b->pos;
-    out.end = b->end;
-
-    format(&out);
-
-    if (out.overflow) {
+    if (out->overflow) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "mta-sts status changed while rendered");
-        return NULL;
+        return NGX_ERROR;
     }
 
-    b->last = out.pos;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
+    rd->buf->last = out->pos;
+    rd->buf->last_buf = (r == r->main) ? 1 : 0;
+    rd->buf->last_in_chain = 1;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "mta-sts status: %ui domains, %uz bytes",
-                   view->nitems, out.size);
+                   out->view->nitems, out->size);
 
     cl = ngx_alloc_chain_link(r->pool);
     if (cl == NULL) {
-        return NULL;
+        return NGX_ERROR;
     }
 
-    cl->buf = b;
+    cl->buf = rd->buf;
     cl->next = NULL;
 
-    return cl;
+    *chain = cl;
+
+    return NGX_OK;
+}
+
+
+/* the sections, from where the last slice stopped, within the budget */
+
+static ngx_int_t
+ngx_http_mtasts_pass(ngx_http_mtasts_render_t *rd, ngx_uint_t *budget)
+{
+    ngx_http_mtasts_out_t      *out;
+    ngx_http_mtasts_section_t  *sec;
+
+    out = &rd->out;
+
+    for (sec = &rd->sections[rd->section];
+         sec->text.len || sec->head || sec->line;
+         sec = &rd->sections[++rd->section])
+    {
+        if (!rd->started) {
+            ngx_http_mtasts_put_str(out, &sec->text);
+
+            out->any = 0;
+
+            if (sec->head) {
+                sec->head(out);
+            }
+
+            rd->started = 1;
+        }
+
+        for ( /* void */ ;
+             sec->line && rd->row < out->view->nitems;
+             rd->row++)
+        {
+            if (*budget == 0) {
+                return NGX_AGAIN;
+            }
+
+            (*budget)--;
+
+            sec->line(out, &out->rows[rd->row]);
+        }
+
+        rd->row = 0;
+        rd->started = 0;
+    }
+
+    rd->section = 0;
+
+    return NGX_OK;
 }
 
 
 static void
-ngx_http_mtasts_json_body(ngx_http_mtasts_out_t *out)
+ngx_http_mtasts_json_head(ngx_http_mtasts_out_t *out)
 {
-    ngx_uint_t  i;
-
     ngx_http_mtasts_puts(out, "{\"generated\":\"");
     ngx_http_mtasts_put_time(out, out->view->now);
     ngx_http_mtasts_puts(out, "\",\"domains\":{");
+}
 
-    for (i = 0; i < out->view->nitems; i++) {
-        if (i) {
-            ngx_http_mtasts_puts(out, ",");
-        }
 
-        ngx_http_mtasts_json_domain(out, &out->rows[i]);
+static void
+ngx_http_mtasts_json_line(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    if (row != out->rows) {
+        ngx_http_mtasts_puts(out, ",");
     }
 
-    ngx_http_mtasts_puts(out, "}}\n");
+    ngx_http_mtasts_json_domain(out, row);
 }
 
 
@@ -616,86 +863,91 @@ ngx_http_mtasts_testing_ready(ngx_http_mtasts_item_t *item)
 
 
 static void
-ngx_http_mtasts_text_body(ngx_http_mtasts_out_t *out)
+ngx_http_mtasts_text_widths(ngx_http_mtasts_out_t *out)
 {
-    size_t                  width[NGX_HTTP_MTASTS_NCOLS];
-    ngx_str_t               cols[NGX_HTTP_MTASTS_NCOLS];
-    ngx_uint_t              i, k, header;
-    ngx_http_mtasts_row_t  *row;
-
-    /* the widths of the columns first */
+    ngx_uint_t  k;
 
     for (k = 0; k < NGX_HTTP_MTASTS_NCOLS; k++) {
-        width[k] = ngx_http_mtasts_text_head[k].len;
+        out->width[k] = ngx_http_mtasts_text_head[k].len;
+    }
+}
+
+
+static void
+ngx_http_mtasts_text_width(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    ngx_str_t   cols[NGX_HTTP_MTASTS_NCOLS];
+    ngx_uint_t  k;
+
+    ngx_http_mtasts_text_cols(row, cols);
+
+    for (k = 0; k < NGX_HTTP_MTASTS_NCOLS; k++) {
+        out->width[k] = ngx_max(out->width[k], cols[k].len);
+    }
+}
+
+
+static void
+ngx_http_mtasts_text_titles(ngx_http_mtasts_out_t *out)
+{
+    ngx_http_mtasts_text_row(out, ngx_http_mtasts_text_head, out->width);
+}
+
+
+static void
+ngx_http_mtasts_text_line(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    ngx_str_t  cols[NGX_HTTP_MTASTS_NCOLS];
+
+    ngx_http_mtasts_text_cols(row, cols);
+    ngx_http_mtasts_text_row(out, cols, out->width);
+}
+
+
+static void
+ngx_http_mtasts_text_problems(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    if (row->status == NGX_HTTP_MTASTS_OK && !row->item->in_flight
+        && !ngx_http_mtasts_testing_ready(row->item))
+    {
+        return;
     }
 
-    for (i = 0; i < out->view->nitems; i++) {
-        ngx_http_mtasts_text_cols(&out->rows[i], cols);
-
-        for (k = 0; k < NGX_HTTP_MTASTS_NCOLS; k++) {
-            width[k] = ngx_max(width[k], cols[k].len);
-        }
+    if (!out->any) {
+        ngx_http_mtasts_puts(out, "\n");
+        out->any = 1;
     }
 
-    ngx_http_mtasts_text_row(out, ngx_http_mtasts_text_head, width);
+    ngx_http_mtasts_text_details(out, row);
+}
 
-    for (i = 0; i < out->view->nitems; i++) {
-        ngx_http_mtasts_text_cols(&out->rows[i], cols);
-        ngx_http_mtasts_text_row(out, cols, width);
+
+static void
+ngx_http_mtasts_text_publish(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    if (row->checks[NGX_HTTP_MTASTS_STS_RECORD].state == NGX_HTTP_MTASTS_OK
+        && row->checks[NGX_HTTP_MTASTS_TLSRPT].state == NGX_HTTP_MTASTS_OK)
+    {
+        return;
     }
 
-    /* what is wrong, and what is being done */
-
-    header = 0;
-
-    for (i = 0; i < out->view->nitems; i++) {
-        row = &out->rows[i];
-
-        if (row->status == NGX_HTTP_MTASTS_OK && !row->item->in_flight
-            && !ngx_http_mtasts_testing_ready(row->item))
-        {
-            continue;
-        }
-
-        if (!header) {
-            ngx_http_mtasts_puts(out, "\n");
-            header = 1;
-        }
-
-        ngx_http_mtasts_text_details(out, row);
+    if (!out->any) {
+        ngx_http_mtasts_puts(out, "\nrecords to publish:\n");
+        out->any = 1;
     }
 
-    /* the records to publish where DNS does not have them right */
+    if (row->checks[NGX_HTTP_MTASTS_STS_RECORD].state != NGX_HTTP_MTASTS_OK) {
+        ngx_http_mtasts_put_text(out, &row->sts);
+        ngx_http_mtasts_puts(out, "\n");
+    }
 
-    header = 0;
-
-    for (i = 0; i < out->view->nitems; i++) {
-        row = &out->rows[i];
-
-        if (row->checks[NGX_HTTP_MTASTS_STS_RECORD].state
-            == NGX_HTTP_MTASTS_OK
-            && row->checks[NGX_HTTP_MTASTS_TLSRPT].state
-               == NGX_HTTP_MTASTS_OK)
-        {
-            continue;
-        }
-
-        if (!header) {
-            ngx_http_mtasts_puts(out, "\nrecords to publish:\n");
-            header = 1;
-        }
-
-        if (row->checks[NGX_HTTP_MTASTS_STS_RECORD].state
-            != NGX_HTTP_MTASTS_OK)
-        {
-            ngx_http_mtasts_put_text(out, &row->sts);
-            ngx_http_mtasts_puts(out, "\n");
-        }
-
-        if (row->checks[NGX_HTTP_MTASTS_TLSRPT].state != NGX_HTTP_MTASTS_OK) {
-            ngx_http_mtasts_put_record(out, &row->tlsrpt, &row->item->domain,
-                                       ngx_http_mtasts_put_text);
-        }
+    if (row->checks[NGX_HTTP_MTASTS_TLSRPT].state != NGX_HTTP_MTASTS_OK) {
+        ngx_http_mtasts_put_record(out, &row->tlsrpt, &row->item->domain,
+                                   ngx_http_mtasts_put_text);
     }
 }
 
@@ -813,15 +1065,8 @@ ngx_http_mtasts_text_row(ngx_http_mtasts_out_t *out, ngx_str_t *cols,
 
 
 static void
-ngx_http_mtasts_prometheus_body(ngx_http_mtasts_out_t *out)
+ngx_http_mtasts_prometheus_domains(ngx_http_mtasts_out_t *out)
 {
-    ngx_str_t                    metric;
-    ngx_uint_t                   i, c, m, t;
-    ngx_http_mtasts_row_t       *row;
-    ngx_http_mtasts_tls_t       *tls;
-    ngx_http_mtasts_item_t      *item;
-    ngx_http_mtasts_srv_conf_t  *conf;
-
     ngx_http_mtasts_puts(out,
         "# HELP mta_sts_domains Domains whose MTA-STS policy is served "
         "here.\n"
@@ -833,167 +1078,175 @@ ngx_http_mtasts_prometheus_body(ngx_http_mtasts_out_t *out)
         "# HELP mta_sts_check_state State of a self-check of a domain, "
         "1 for the current state.\n"
         "# TYPE mta_sts_check_state gauge\n");
+}
 
-    for (i = 0; i < out->view->nitems; i++) {
-        row = &out->rows[i];
 
-        for (c = 0; c < NGX_HTTP_MTASTS_NCHECKS; c++) {
-            ngx_http_mtasts_prometheus_state(out, row,
-                                             &ngx_http_mtasts_check_names[c],
-                                             row->checks[c].state);
-        }
+static void
+ngx_http_mtasts_prometheus_checks(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    ngx_uint_t  c;
+
+    for (c = 0; c < NGX_HTTP_MTASTS_NCHECKS; c++) {
+        ngx_http_mtasts_prometheus_state(out, row,
+                                         &ngx_http_mtasts_check_names[c],
+                                         row->checks[c].state);
+    }
+}
+
+
+static void
+ngx_http_mtasts_prometheus_domain(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    ngx_http_mtasts_prometheus_state(out, row, NULL, row->status);
+}
+
+
+static void
+ngx_http_mtasts_prometheus_ready(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    ngx_http_mtasts_item_t  *item;
+
+    item = row->item;
+
+    ngx_http_mtasts_puts(out, "mta_sts_enforce_ready{domain=\"");
+    ngx_http_mtasts_put_label(out, &item->domain);
+    ngx_http_mtasts_printf(out, "\"} %d\n",
+                           item->result && item->result->enforce_ready);
+}
+
+
+static void
+ngx_http_mtasts_prometheus_policy(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    ngx_http_mtasts_item_t      *item;
+    ngx_http_mtasts_srv_conf_t  *conf;
+
+    item = row->item;
+    conf = item->conf;
+
+    ngx_http_mtasts_puts(out, "mta_sts_policy_info{domain=\"");
+    ngx_http_mtasts_put_label(out, &item->domain);
+    ngx_http_mtasts_puts(out, "\",mode=\"");
+    ngx_http_mtasts_put_label(out, &ngx_http_mtasts_modes[conf->mode]);
+    ngx_http_mtasts_puts(out, "\",id=\"");
+    ngx_http_mtasts_put_label(out, &conf->policy_id);
+    ngx_http_mtasts_puts(out, "\"} 1\n");
+}
+
+
+static void
+ngx_http_mtasts_prometheus_max_age(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    ngx_http_mtasts_puts(out, "mta_sts_policy_max_age_seconds{domain=\"");
+    ngx_http_mtasts_put_label(out, &row->item->domain);
+    ngx_http_mtasts_printf(out, "\"} %T\n", row->item->conf->max_age);
+}
+
+
+static void
+ngx_http_mtasts_prometheus_checked(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    ngx_http_mtasts_item_t  *item;
+
+    item = row->item;
+
+    if (item->result == NULL) {
+        return;
     }
 
     ngx_http_mtasts_puts(out,
-        "# HELP mta_sts_domain_state State of a domain: its worst check, "
-        "1 for the current state.\n"
-        "# TYPE mta_sts_domain_state gauge\n");
+                         "mta_sts_last_check_timestamp_seconds{domain=\"");
+    ngx_http_mtasts_put_label(out, &item->domain);
+    ngx_http_mtasts_printf(out, "\"} %T\n", item->result->checked);
+}
 
-    for (i = 0; i < out->view->nitems; i++) {
-        row = &out->rows[i];
 
-        ngx_http_mtasts_prometheus_state(out, row, NULL, row->status);
+static void
+ngx_http_mtasts_prometheus_cert(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    ngx_http_mtasts_item_t  *item;
+
+    item = row->item;
+
+    if (item->result == NULL || item->result->cert_expires == 0) {
+        return;
     }
 
     ngx_http_mtasts_puts(out,
-        "# HELP mta_sts_enforce_ready Whether a domain passes every check "
-        "that \"mta_sts_mode enforce\" needs.\n"
-        "# TYPE mta_sts_enforce_ready gauge\n");
+                         "mta_sts_certificate_expiry_timestamp_seconds"
+                         "{domain=\"");
+    ngx_http_mtasts_put_label(out, &item->domain);
+    ngx_http_mtasts_printf(out, "\"} %T\n", item->result->cert_expires);
+}
 
-    for (i = 0; i < out->view->nitems; i++) {
-        item = out->rows[i].item;
 
-        ngx_http_mtasts_puts(out, "mta_sts_enforce_ready{domain=\"");
-        ngx_http_mtasts_put_label(out, &item->domain);
-        ngx_http_mtasts_printf(out, "\"} %d\n",
-                               item->result && item->result->enforce_ready);
-    }
-
-    ngx_http_mtasts_puts(out,
-        "# HELP mta_sts_policy_info The policy served for a domain.\n"
-        "# TYPE mta_sts_policy_info gauge\n");
-
-    for (i = 0; i < out->view->nitems; i++) {
-        item = out->rows[i].item;
-        conf = item->conf;
-
-        ngx_http_mtasts_puts(out, "mta_sts_policy_info{domain=\"");
-        ngx_http_mtasts_put_label(out, &item->domain);
-        ngx_http_mtasts_puts(out, "\",mode=\"");
-        ngx_http_mtasts_put_label(out, &ngx_http_mtasts_modes[conf->mode]);
-        ngx_http_mtasts_puts(out, "\",id=\"");
-        ngx_http_mtasts_put_label(out, &conf->policy_id);
-        ngx_http_mtasts_puts(out, "\"} 1\n");
-    }
-
-    ngx_http_mtasts_puts(out,
-        "# HELP mta_sts_policy_max_age_seconds The max_age of the policy "
-        "served for a domain.\n"
-        "# TYPE mta_sts_policy_max_age_seconds gauge\n");
-
-    for (i = 0; i < out->view->nitems; i++) {
-        item = out->rows[i].item;
-
-        ngx_http_mtasts_puts(out, "mta_sts_policy_max_age_seconds{domain=\"");
-        ngx_http_mtasts_put_label(out, &item->domain);
-        ngx_http_mtasts_printf(out, "\"} %T\n", item->conf->max_age);
-    }
-
-    ngx_http_mtasts_puts(out,
-        "# HELP mta_sts_last_check_timestamp_seconds When the last check "
-        "of a domain ended.\n"
-        "# TYPE mta_sts_last_check_timestamp_seconds gauge\n");
-
-    for (i = 0; i < out->view->nitems; i++) {
-        item = out->rows[i].item;
-
-        if (item->result == NULL) {
-            continue;
-        }
-
-        ngx_http_mtasts_puts(out,
-                             "mta_sts_last_check_timestamp_seconds{domain=\"");
-        ngx_http_mtasts_put_label(out, &item->domain);
-        ngx_http_mtasts_printf(out, "\"} %T\n", item->result->checked);
-    }
-
-    ngx_http_mtasts_puts(out,
-        "# HELP mta_sts_certificate_expiry_timestamp_seconds When the "
-        "certificate served for mta-sts.<domain> expires.\n"
-        "# TYPE mta_sts_certificate_expiry_timestamp_seconds gauge\n");
-
-    for (i = 0; i < out->view->nitems; i++) {
-        item = out->rows[i].item;
-
-        if (item->result == NULL || item->result->cert_expires == 0) {
-            continue;
-        }
-
-        ngx_http_mtasts_puts(out,
-                             "mta_sts_certificate_expiry_timestamp_seconds"
-                             "{domain=\"");
-        ngx_http_mtasts_put_label(out, &item->domain);
-        ngx_http_mtasts_printf(out, "\"} %T\n", item->result->cert_expires);
-    }
-
-    /* one sample per STARTTLS probe, address="" for a host without one */
+static void
+ngx_http_mtasts_prometheus_tls_ok(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    ngx_str_t                metric;
+    ngx_uint_t               t;
+    ngx_http_mtasts_tls_t   *tls;
+    ngx_http_mtasts_item_t  *item;
 
     ngx_str_set(&metric, "mta_sts_mx_tls_ok");
 
-    ngx_http_mtasts_puts(out,
-        "# HELP mta_sts_mx_tls_ok Whether an MX host accepted STARTTLS at "
-        "an address with a trusted certificate valid for its name.\n"
-        "# TYPE mta_sts_mx_tls_ok gauge\n");
+    item = row->item;
 
-    for (i = 0; i < out->view->nitems; i++) {
-        item = out->rows[i].item;
+    for (t = 0; item->result && t < item->result->ntls; t++) {
+        tls = &item->result->tls[t];
 
-        for (t = 0; item->result && t < item->result->ntls; t++) {
-            tls = &item->result->tls[t];
-
-            ngx_http_mtasts_prometheus_tls(out, &metric, item, tls);
-            ngx_http_mtasts_printf(out, "\"} %d\n", tls->ok ? 1 : 0);
-        }
+        ngx_http_mtasts_prometheus_tls(out, &metric, item, tls);
+        ngx_http_mtasts_printf(out, "\"} %d\n", tls->ok ? 1 : 0);
     }
+}
+
+
+static void
+ngx_http_mtasts_prometheus_tls_cert(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    ngx_str_t                metric;
+    ngx_uint_t               t;
+    ngx_http_mtasts_tls_t   *tls;
+    ngx_http_mtasts_item_t  *item;
 
     ngx_str_set(&metric, "mta_sts_mx_certificate_expiry_timestamp_seconds");
 
-    ngx_http_mtasts_puts(out,
-        "# HELP mta_sts_mx_certificate_expiry_timestamp_seconds When the "
-        "certificate that an MX host presented at an address expires.\n"
-        "# TYPE mta_sts_mx_certificate_expiry_timestamp_seconds gauge\n");
+    item = row->item;
 
-    for (i = 0; i < out->view->nitems; i++) {
-        item = out->rows[i].item;
+    for (t = 0; item->result && t < item->result->ntls; t++) {
+        tls = &item->result->tls[t];
 
-        for (t = 0; item->result && t < item->result->ntls; t++) {
-            tls = &item->result->tls[t];
-
-            if (tls->expires == 0) {
-                continue;
-            }
-
-            ngx_http_mtasts_prometheus_tls(out, &metric, item, tls);
-            ngx_http_mtasts_printf(out, "\"} %T\n", tls->expires);
+        if (tls->expires == 0) {
+            continue;
         }
+
+        ngx_http_mtasts_prometheus_tls(out, &metric, item, tls);
+        ngx_http_mtasts_printf(out, "\"} %T\n", tls->expires);
     }
+}
 
-    ngx_http_mtasts_puts(out,
-        "# HELP mta_sts_policy_requests_total Policy requests for a domain "
-        "answered by this server since it started.\n"
-        "# TYPE mta_sts_policy_requests_total counter\n");
 
-    for (i = 0; i < out->view->nitems; i++) {
-        item = out->rows[i].item;
+static void
+ngx_http_mtasts_prometheus_requests(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    ngx_uint_t  m;
 
-        for (m = 0; m < NGX_HTTP_MTASTS_NREQ; m++) {
-            ngx_http_mtasts_puts(out,
-                                 "mta_sts_policy_requests_total{domain=\"");
-            ngx_http_mtasts_put_label(out, &item->domain);
-            ngx_http_mtasts_puts(out, "\",method=\"");
-            ngx_http_mtasts_put_str(out, &ngx_http_mtasts_methods[m]);
-            ngx_http_mtasts_printf(out, "\"} %uA\n", item->requests[m]);
-        }
+    for (m = 0; m < NGX_HTTP_MTASTS_NREQ; m++) {
+        ngx_http_mtasts_puts(out, "mta_sts_policy_requests_total{domain=\"");
+        ngx_http_mtasts_put_label(out, &row->item->domain);
+        ngx_http_mtasts_puts(out, "\",method=\"");
+        ngx_http_mtasts_put_str(out, &ngx_http_mtasts_methods[m]);
+        ngx_http_mtasts_printf(out, "\"} %uA\n", row->item->requests[m]);
     }
 }
 
@@ -1044,12 +1297,9 @@ ngx_http_mtasts_prometheus_tls(ngx_http_mtasts_out_t *out,
 
 
 static void
-ngx_http_mtasts_html_body(ngx_http_mtasts_out_t *out)
+ngx_http_mtasts_html_head(ngx_http_mtasts_out_t *out)
 {
-    ngx_str_t               *state;
-    ngx_uint_t               i, c;
-    ngx_http_mtasts_row_t   *row;
-    ngx_http_mtasts_item_t  *item;
+    ngx_uint_t  c;
 
     ngx_http_mtasts_puts(out,
         "<!DOCTYPE html>\n"
@@ -1096,57 +1346,56 @@ ngx_http_mtasts_html_body(ngx_http_mtasts_out_t *out)
     }
 
     ngx_http_mtasts_puts(out, "</tr></thead>\n<tbody>\n");
+}
 
-    for (i = 0; i < out->view->nitems; i++) {
-        row = &out->rows[i];
-        item = row->item;
-        state = &ngx_http_mtasts_states[row->status];
 
-        ngx_http_mtasts_puts(out, "<tr><td><a href=\"#");
-        ngx_http_mtasts_put_html(out, &item->domain);
-        ngx_http_mtasts_puts(out, "\">");
-        ngx_http_mtasts_put_html(out, &item->domain);
-        ngx_http_mtasts_puts(out, "</a></td><td class=\"");
+static void
+ngx_http_mtasts_html_line(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    ngx_str_t               *state;
+    ngx_uint_t               c;
+    ngx_http_mtasts_item_t  *item;
+
+    item = row->item;
+    state = &ngx_http_mtasts_states[row->status];
+
+    ngx_http_mtasts_puts(out, "<tr><td><a href=\"#");
+    ngx_http_mtasts_put_html(out, &item->domain);
+    ngx_http_mtasts_puts(out, "\">");
+    ngx_http_mtasts_put_html(out, &item->domain);
+    ngx_http_mtasts_puts(out, "</a></td><td class=\"");
+    ngx_http_mtasts_put_str(out, state);
+
+    if (item->result && item->result->summary.len) {
+        ngx_http_mtasts_puts(out, "\" title=\"");
+        ngx_http_mtasts_put_html(out, &item->result->summary);
+    }
+
+    ngx_http_mtasts_puts(out, "\">");
+    ngx_http_mtasts_put_str(out, state);
+
+    if (item->in_flight) {
+        ngx_http_mtasts_puts(out, " (checking)");
+    }
+
+    ngx_http_mtasts_puts(out, "</td><td>");
+    ngx_http_mtasts_put_str(out, &ngx_http_mtasts_modes[item->conf->mode]);
+    ngx_http_mtasts_puts(out, "</td>");
+
+    for (c = 0; c < NGX_HTTP_MTASTS_NCHECKS; c++) {
+        state = &ngx_http_mtasts_states[row->checks[c].state];
+
+        ngx_http_mtasts_puts(out, "<td class=\"");
         ngx_http_mtasts_put_str(out, state);
-
-        if (item->result && item->result->summary.len) {
-            ngx_http_mtasts_puts(out, "\" title=\"");
-            ngx_http_mtasts_put_html(out, &item->result->summary);
-        }
-
+        ngx_http_mtasts_puts(out, "\" title=\"");
+        ngx_http_mtasts_put_html(out, &row->checks[c].message);
         ngx_http_mtasts_puts(out, "\">");
         ngx_http_mtasts_put_str(out, state);
-
-        if (item->in_flight) {
-            ngx_http_mtasts_puts(out, " (checking)");
-        }
-
-        ngx_http_mtasts_puts(out, "</td><td>");
-        ngx_http_mtasts_put_str(out, &ngx_http_mtasts_modes[item->conf->mode]);
         ngx_http_mtasts_puts(out, "</td>");
-
-        for (c = 0; c < NGX_HTTP_MTASTS_NCHECKS; c++) {
-            state = &ngx_http_mtasts_states[row->checks[c].state];
-
-            ngx_http_mtasts_puts(out, "<td class=\"");
-            ngx_http_mtasts_put_str(out, state);
-            ngx_http_mtasts_puts(out, "\" title=\"");
-            ngx_http_mtasts_put_html(out, &row->checks[c].message);
-            ngx_http_mtasts_puts(out, "\">");
-            ngx_http_mtasts_put_str(out, state);
-            ngx_http_mtasts_puts(out, "</td>");
-        }
-
-        ngx_http_mtasts_puts(out, "</tr>\n");
     }
 
-    ngx_http_mtasts_puts(out, "</tbody>\n</table>\n");
-
-    for (i = 0; i < out->view->nitems; i++) {
-        ngx_http_mtasts_html_section(out, &out->rows[i]);
-    }
-
-    ngx_http_mtasts_puts(out, "</body>\n</html>\n");
+    ngx_http_mtasts_puts(out, "</tr>\n");
 }
 
 
@@ -1460,41 +1709,40 @@ ngx_http_mtasts_html_expires(ngx_http_mtasts_out_t *out, time_t expires)
 
 
 static void
-ngx_http_mtasts_zone_body(ngx_http_mtasts_out_t *out)
+ngx_http_mtasts_zone_head(ngx_http_mtasts_out_t *out)
 {
-    ngx_uint_t               i;
-    ngx_http_mtasts_row_t   *row;
-    ngx_http_mtasts_item_t  *item;
-
     ngx_http_mtasts_puts(out, "; MTA-STS records generated ");
     ngx_http_mtasts_put_time(out, out->view->now);
     ngx_http_mtasts_puts(out, "\n");
+}
 
-    for (i = 0; i < out->view->nitems; i++) {
-        row = &out->rows[i];
-        item = row->item;
 
-        ngx_http_mtasts_puts(out, "\n; ");
+static void
+ngx_http_mtasts_zone_line(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    ngx_http_mtasts_item_t  *item;
+
+    item = row->item;
+
+    ngx_http_mtasts_puts(out, "\n; ");
+    ngx_http_mtasts_put_text(out, &item->domain);
+    ngx_http_mtasts_puts(out, ": mode ");
+    ngx_http_mtasts_put_str(out, &ngx_http_mtasts_modes[item->conf->mode]);
+    ngx_http_mtasts_puts(out, ", status ");
+    ngx_http_mtasts_put_str(out, &ngx_http_mtasts_states[row->status]);
+    ngx_http_mtasts_puts(out, "\n");
+
+    ngx_http_mtasts_put_text(out, &row->sts);
+    ngx_http_mtasts_puts(out, "\n");
+    ngx_http_mtasts_put_record(out, &row->tlsrpt, &item->domain,
+                               ngx_http_mtasts_put_text);
+
+    if (row->checks[NGX_HTTP_MTASTS_POLICY_HOST].state != NGX_HTTP_MTASTS_OK) {
+        ngx_http_mtasts_puts(out, "; mta-sts.");
         ngx_http_mtasts_put_text(out, &item->domain);
-        ngx_http_mtasts_puts(out, ": mode ");
-        ngx_http_mtasts_put_str(out, &ngx_http_mtasts_modes[item->conf->mode]);
-        ngx_http_mtasts_puts(out, ", status ");
-        ngx_http_mtasts_put_str(out, &ngx_http_mtasts_states[row->status]);
-        ngx_http_mtasts_puts(out, "\n");
-
-        ngx_http_mtasts_put_text(out, &row->sts);
-        ngx_http_mtasts_puts(out, "\n");
-        ngx_http_mtasts_put_record(out, &row->tlsrpt, &item->domain,
-                                   ngx_http_mtasts_put_text);
-
-        if (row->checks[NGX_HTTP_MTASTS_POLICY_HOST].state
-            != NGX_HTTP_MTASTS_OK)
-        {
-            ngx_http_mtasts_puts(out, "; mta-sts.");
-            ngx_http_mtasts_put_text(out, &item->domain);
-            ngx_http_mtasts_puts(out, " needs an A/AAAA record (or CNAME) "
-                                 "pointing at this server\n");
-        }
+        ngx_http_mtasts_puts(out, " needs an A/AAAA record (or CNAME) "
+                             "pointing at this server\n");
     }
 }
 

@@ -15,14 +15,10 @@
 #define NGX_HTTP_MTASTS_POLL       100     /* ms, refresh=1 waits */
 
 
-typedef ngx_chain_t *(*ngx_http_mtasts_format_pt)(ngx_http_request_t *r,
-    ngx_http_mtasts_view_t *view);
-
-
 typedef struct {
     ngx_str_t                     name;
     ngx_str_t                     type;
-    ngx_http_mtasts_format_pt     render;
+    ngx_uint_t                    id;          /* NGX_HTTP_MTASTS_JSON... */
 } ngx_http_mtasts_format_t;
 
 
@@ -33,8 +29,10 @@ typedef struct {
     ngx_uint_t                   *serials;     /* before the refresh */
     u_char                       *restarted;   /* checked again, by us */
     time_t                        deadline;
-    ngx_event_t                   poll;
+    ngx_event_t                   poll;        /* or the next slice */
     ngx_queue_t                   queue;       /* NULL: not waiting */
+    ngx_http_mtasts_view_t        view;
+    ngx_http_mtasts_render_t     *render;
 } ngx_http_mtasts_status_ctx_t;
 
 
@@ -50,9 +48,15 @@ static ngx_int_t ngx_http_mtasts_status_args(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_mtasts_prefers_html(ngx_str_t *accept);
 static ngx_int_t ngx_http_mtasts_refreshed(ngx_http_request_t *r,
     ngx_http_mtasts_status_ctx_t *ctx);
+static ngx_int_t ngx_http_mtasts_status_wait(ngx_http_request_t *r,
+    ngx_http_mtasts_status_ctx_t *ctx);
+static ngx_uint_t ngx_http_mtasts_status_gone(ngx_http_request_t *r);
 static void ngx_http_mtasts_status_poll(ngx_event_t *ev);
+static void ngx_http_mtasts_status_slice(ngx_event_t *ev);
 static void ngx_http_mtasts_status_cleanup(void *data);
 static ngx_int_t ngx_http_mtasts_status_send(ngx_http_request_t *r,
+    ngx_http_mtasts_status_ctx_t *ctx);
+static ngx_int_t ngx_http_mtasts_status_output(ngx_http_request_t *r,
     ngx_http_mtasts_status_ctx_t *ctx);
 static ngx_int_t ngx_http_mtasts_snapshot(ngx_http_request_t *r,
     ngx_http_mtasts_status_ctx_t *ctx, ngx_http_mtasts_view_t *view);
@@ -65,22 +69,22 @@ static ngx_queue_t  ngx_http_mtasts_waiting;
 static ngx_http_mtasts_format_t  ngx_http_mtasts_formats[] = {
 
     { ngx_string("json"), ngx_string("application/json"),
-      ngx_http_mtasts_json },
+      NGX_HTTP_MTASTS_JSON },
 
     { ngx_string("text"), ngx_string("text/plain; charset=utf-8"),
-      ngx_http_mtasts_text },
+      NGX_HTTP_MTASTS_TEXT },
 
     { ngx_string("prometheus"),
       ngx_string("text/plain; version=0.0.4; charset=utf-8"),
-      ngx_http_mtasts_prometheus },
+      NGX_HTTP_MTASTS_PROMETHEUS },
 
     { ngx_string("html"), ngx_string("text/html; charset=utf-8"),
-      ngx_http_mtasts_html },
+      NGX_HTTP_MTASTS_HTML },
 
     { ngx_string("zone"), ngx_string("text/plain; charset=utf-8"),
-      ngx_http_mtasts_zone },
+      NGX_HTTP_MTASTS_ZONE },
 
-    { ngx_null_string, ngx_null_string, NULL }
+    { ngx_null_string, ngx_null_string, 0 }
 };
 
 
@@ -436,7 +440,6 @@ ngx_http_mtasts_status_handler(ngx_http_request_t *r)
 {
     ngx_int_t                      rc;
     ngx_uint_t                     i, refresh;
-    ngx_http_cleanup_t            *cln;
     ngx_http_mtasts_status_ctx_t  *ctx;
     ngx_http_mtasts_main_conf_t   *mmcf;
 
@@ -457,6 +460,9 @@ ngx_http_mtasts_status_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    ctx->poll.data = r;
+    ctx->poll.log = r->connection->log;
+
     rc = ngx_http_mtasts_status_args(r, ctx, &refresh);
 
     if (rc != NGX_OK) {
@@ -464,7 +470,8 @@ ngx_http_mtasts_status_handler(ngx_http_request_t *r)
     }
 
     if (!refresh || ctx->n == 0) {
-        return ngx_http_mtasts_status_send(r, ctx);
+        rc = ngx_http_mtasts_status_send(r, ctx);
+        return (rc == NGX_BUSY) ? ngx_http_mtasts_status_wait(r, ctx) : rc;
     }
 
     /* refresh=1: wait until every selected domain has been checked anew */
@@ -491,11 +498,39 @@ ngx_http_mtasts_status_handler(ngx_http_request_t *r)
     }
 
     if (ngx_http_mtasts_refreshed(r, ctx) == NGX_OK) {
-        return ngx_http_mtasts_status_send(r, ctx);
+        rc = ngx_http_mtasts_status_send(r, ctx);
+        return (rc == NGX_BUSY) ? ngx_http_mtasts_status_wait(r, ctx) : rc;
     }
+
+    ctx->deadline = ngx_time() + 2 * mmcf->stale;
+    ctx->poll.handler = ngx_http_mtasts_status_poll;
+
+    ngx_add_timer(&ctx->poll, NGX_HTTP_MTASTS_POLL);
+
+    if (ngx_http_mtasts_waiting.next == NULL) {
+        ngx_queue_init(&ngx_http_mtasts_waiting);
+    }
+
+    ngx_queue_insert_tail(&ngx_http_mtasts_waiting, &ctx->queue);
+
+    return ngx_http_mtasts_status_wait(r, ctx);
+}
+
+
+/*
+ * The request waits for checks, or for the slices of its answer: its
+ * ctx->poll event resumes it.
+ */
+
+static ngx_int_t
+ngx_http_mtasts_status_wait(ngx_http_request_t *r,
+    ngx_http_mtasts_status_ctx_t *ctx)
+{
+    ngx_http_cleanup_t  *cln;
 
     cln = ngx_http_cleanup_add(r, 0);
     if (cln == NULL) {
+        ngx_http_mtasts_status_cleanup(ctx);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -507,19 +542,6 @@ ngx_http_mtasts_status_handler(ngx_http_request_t *r)
     /* a client that goes away is noticed while it waits */
 
     r->read_event_handler = ngx_http_test_reading;
-
-    ctx->deadline = ngx_time() + 2 * mmcf->stale;
-    ctx->poll.handler = ngx_http_mtasts_status_poll;
-    ctx->poll.data = r;
-    ctx->poll.log = r->connection->log;
-
-    ngx_add_timer(&ctx->poll, NGX_HTTP_MTASTS_POLL);
-
-    if (ngx_http_mtasts_waiting.next == NULL) {
-        ngx_queue_init(&ngx_http_mtasts_waiting);
-    }
-
-    ngx_queue_insert_tail(&ngx_http_mtasts_waiting, &ctx->queue);
 
     r->main->count++;
 
@@ -769,19 +791,7 @@ ngx_http_mtasts_status_poll(ngx_event_t *ev)
     c = r->connection;
     ctx = ngx_http_get_module_ctx(r, ngx_http_mtasts_module);
 
-    if (ctx == NULL) {
-        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-
-    /* a client that closed at once: epoll told while the request was read */
-
-    } else if (c->error
-#if (NGX_HAVE_EPOLLRDHUP)
-               || (c->read->pending_eof
-                   && r->http_version < NGX_HTTP_VERSION_20)
-#endif
-              )
-    {
-        c->error = 1;
+    if (ngx_http_mtasts_status_gone(r)) {
         rc = NGX_HTTP_CLIENT_CLOSED_REQUEST;
 
     /*
@@ -797,18 +807,72 @@ ngx_http_mtasts_status_poll(ngx_event_t *ev)
         return;
 
     } else {
-        rc = ngx_http_mtasts_status_send(r, ctx);
-    }
-
-    if (ctx && ctx->queue.next) {
         ngx_queue_remove(&ctx->queue);
         ctx->queue.next = NULL;
+
+        rc = ngx_http_mtasts_status_send(r, ctx);
+
+        if (rc == NGX_BUSY) {
+            return;
+        }
     }
 
     /* a timer is no request event: posted requests are ours to run */
 
     ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);
+}
+
+
+/* the next slice of the answer */
+
+static void
+ngx_http_mtasts_status_slice(ngx_event_t *ev)
+{
+    ngx_http_request_t *r = ev->data;
+
+    ngx_int_t          rc;
+    ngx_connection_t  *c;
+
+    c = r->connection;
+
+    if (ngx_http_mtasts_status_gone(r)) {
+        rc = NGX_HTTP_CLIENT_CLOSED_REQUEST;
+
+    } else {
+        rc = ngx_http_mtasts_status_output(r,
+                       ngx_http_get_module_ctx(r, ngx_http_mtasts_module));
+
+        if (rc == NGX_BUSY) {
+            return;
+        }
+    }
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* a client that closed at once: epoll told while the request was read */
+
+static ngx_uint_t
+ngx_http_mtasts_status_gone(ngx_http_request_t *r)
+{
+    ngx_connection_t  *c;
+
+    c = r->connection;
+
+    if (c->error
+#if (NGX_HAVE_EPOLLRDHUP)
+        || (c->read->pending_eof && r->http_version < NGX_HTTP_VERSION_20)
+#endif
+       )
+    {
+        c->error = 1;
+        return 1;
+    }
+
+    return 0;
 }
 
 
@@ -866,19 +930,45 @@ static ngx_int_t
 ngx_http_mtasts_status_send(ngx_http_request_t *r,
     ngx_http_mtasts_status_ctx_t *ctx)
 {
-    off_t                    len;
-    ngx_int_t                rc;
-    ngx_chain_t             *out, *cl;
-    ngx_table_elt_t         *h;
-    ngx_http_mtasts_view_t   view;
-
-    if (ngx_http_mtasts_snapshot(r, ctx, &view) != NGX_OK) {
+    if (ngx_http_mtasts_snapshot(r, ctx, &ctx->view) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    out = ctx->format->render(r, &view);
-    if (out == NULL) {
+    ctx->render = ngx_http_mtasts_render_create(r, &ctx->view,
+                                                ctx->format->id);
+    if (ctx->render == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_mtasts_status_output(r, ctx);
+}
+
+
+/*
+ * A slice of the answer per turn of the event loop: the requests that are
+ * ready are served in between.  NGX_BUSY: the next slice is posted; else
+ * what the output filter says, or an HTTP status.
+ */
+
+static ngx_int_t
+ngx_http_mtasts_status_output(ngx_http_request_t *r,
+    ngx_http_mtasts_status_ctx_t *ctx)
+{
+    off_t             len;
+    ngx_int_t         rc;
+    ngx_chain_t      *out, *cl;
+    ngx_table_elt_t  *h;
+
+    rc = ngx_http_mtasts_render(ctx->render, &out);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_AGAIN) {
+        ctx->poll.handler = ngx_http_mtasts_status_slice;
+        ngx_post_event(&ctx->poll, &ngx_posted_next_events);
+        return NGX_BUSY;
     }
 
     len = 0;

@@ -145,18 +145,23 @@ extern ngx_str_t  ngx_http_mtasts_states[];
 extern ngx_str_t  ngx_http_mtasts_check_names[];
 
 
-/* formats: each returns a chain with last_buf set, or NULL on error */
+/*
+ * A render of a view in a format: each call renders a slice, and returns
+ * NGX_AGAIN until the body is done, then NGX_OK with a chain, last_buf set
+ */
 
-ngx_chain_t *ngx_http_mtasts_json(ngx_http_request_t *r,
-    ngx_http_mtasts_view_t *view);
-ngx_chain_t *ngx_http_mtasts_text(ngx_http_request_t *r,
-    ngx_http_mtasts_view_t *view);
-ngx_chain_t *ngx_http_mtasts_prometheus(ngx_http_request_t *r,
-    ngx_http_mtasts_view_t *view);
-ngx_chain_t *ngx_http_mtasts_html(ngx_http_request_t *r,
-    ngx_http_mtasts_view_t *view);
-ngx_chain_t *ngx_http_mtasts_zone(ngx_http_request_t *r,
-    ngx_http_mtasts_view_t *view);
+#define NGX_HTTP_MTASTS_JSON        0
+#define NGX_HTTP_MTASTS_TEXT        1
+#define NGX_HTTP_MTASTS_PROMETHEUS  2
+#define NGX_HTTP_MTASTS_HTML        3
+#define NGX_HTTP_MTASTS_ZONE        4
+
+typedef struct ngx_http_mtasts_render_s  ngx_http_mtasts_render_t;
+
+ngx_http_mtasts_render_t *ngx_http_mtasts_render_create(
+    ngx_http_request_t *r, ngx_http_mtasts_view_t *view, ngx_uint_t format);
+ngx_int_t ngx_http_mtasts_render(ngx_http_mtasts_render_t *rd,
+    ngx_chain_t **chain);
 
 /* the self-check: shared zone, rounds of checks, the status location */
 
