@@ -47,6 +47,8 @@ static char *ngx_http_mtasts_interval(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mtasts_starttls(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_mtasts_timeout(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_str_t *value, ngx_msec_t *timeout, const char *reason);
 #if (NGX_HTTP_SSL)
 static ngx_int_t ngx_http_mtasts_chains(ngx_conf_t *cf,
     ngx_http_mtasts_srv_conf_t *mscf);
@@ -1214,6 +1216,7 @@ ngx_http_mtasts_resolver(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_mtasts_main_conf_t *mmcf = conf;
 
+    char        *rv;
     u_char      *p, *last;
     ngx_str_t   *value, s;
     ngx_int_t    n;
@@ -1237,18 +1240,15 @@ ngx_http_mtasts_resolver(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     for (i = 1; i < cf->args->nelts; i++) {
 
-        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
-            s.len = value[i].len - 8;
-            s.data = value[i].data + 8;
-
-            n = ngx_parse_time(&s, 0);
-            if (n == NGX_ERROR || n == 0) {
-                return ngx_http_mtasts_invalid(cf, &cmd->name, &value[i],
-                                               "the timeout must be a time, "
-                                               "as in \"timeout=2s\"");
+        rv = ngx_http_mtasts_timeout(cf, cmd, &value[i],
+                                     &mmcf->resolver_timeout,
+                                     "the timeout must be a time, "
+                                     "as in \"timeout=2s\"");
+        if (rv != NULL) {
+            if (rv != NGX_CONF_OK) {
+                return rv;
             }
 
-            mmcf->resolver_timeout = (ngx_msec_t) n;
             continue;
         }
 
@@ -1344,8 +1344,9 @@ ngx_http_mtasts_starttls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_mtasts_main_conf_t *mmcf = conf;
 
+    char        *rv;
     ngx_int_t    n;
-    ngx_str_t   *value, s;
+    ngx_str_t   *value;
     ngx_uint_t   i;
 
     if (mmcf->starttls != NGX_CONF_UNSET) {
@@ -1379,18 +1380,15 @@ ngx_http_mtasts_starttls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
-            s.len = value[i].len - 8;
-            s.data = value[i].data + 8;
-
-            n = ngx_parse_time(&s, 0);
-            if (n == NGX_ERROR || n == 0) {
-                return ngx_http_mtasts_invalid(cf, &cmd->name, &value[i],
-                                               "the timeout must be a time, "
-                                               "as in \"timeout=10s\"");
+        rv = ngx_http_mtasts_timeout(cf, cmd, &value[i],
+                                     &mmcf->starttls_timeout,
+                                     "the timeout must be a time, "
+                                     "as in \"timeout=10s\"");
+        if (rv != NULL) {
+            if (rv != NGX_CONF_OK) {
+                return rv;
             }
 
-            mmcf->starttls_timeout = (ngx_msec_t) n;
             continue;
         }
 
@@ -1398,6 +1396,36 @@ ngx_http_mtasts_starttls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                                        "it must be \"port=\" or "
                                        "\"timeout=\"");
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * A "timeout=" parameter: NGX_CONF_OK once set, NGX_CONF_ERROR with the
+ * reason logged, NULL when the parameter is another one.
+ */
+
+static char *
+ngx_http_mtasts_timeout(ngx_conf_t *cf, ngx_command_t *cmd, ngx_str_t *value,
+    ngx_msec_t *timeout, const char *reason)
+{
+    ngx_int_t  n;
+    ngx_str_t  s;
+
+    if (ngx_strncmp(value->data, "timeout=", 8) != 0) {
+        return NULL;
+    }
+
+    s.len = value->len - 8;
+    s.data = value->data + 8;
+
+    n = ngx_parse_time(&s, 0);
+    if (n == NGX_ERROR || n == 0) {
+        return ngx_http_mtasts_invalid(cf, &cmd->name, value, reason);
+    }
+
+    *timeout = (ngx_msec_t) n;
 
     return NGX_CONF_OK;
 }

@@ -138,7 +138,7 @@ like($head, qr/^HTTP\/1.1 200 /, 'refresh answered');
 
 my $raw = $t->http("GET /status?refresh=1&format=text&domain=d77.scale.test"
 	. " HTTP/1.0\r\nHost: x\r\n\r\n");
-like($raw, qr/^d77\.scale\.test +warning +enforce +ok +ok +ok +ok +warning +skipped/m,
+like($raw, qr/^d77\.scale\.test +warning +enforce( +ok){4} +warning +skipped/m,
 	'one domain refreshed');
 
 # every format holds every domain
