@@ -47,8 +47,9 @@ static char *ngx_http_mtasts_interval(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mtasts_starttls(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_mtasts_timeout(ngx_conf_t *cf, ngx_command_t *cmd,
-    ngx_str_t *value, ngx_msec_t *timeout, const char *reason);
+static ngx_int_t ngx_http_mtasts_timeout(ngx_conf_t *cf,
+    ngx_command_t *cmd, ngx_str_t *value, ngx_msec_t *timeout,
+    const char *reason);
 #if (NGX_HTTP_SSL)
 static ngx_int_t ngx_http_mtasts_chains(ngx_conf_t *cf,
     ngx_http_mtasts_srv_conf_t *mscf);
@@ -1216,10 +1217,9 @@ ngx_http_mtasts_resolver(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_mtasts_main_conf_t *mmcf = conf;
 
-    char        *rv;
     u_char      *p, *last;
     ngx_str_t   *value, s;
-    ngx_int_t    n;
+    ngx_int_t    n, rc;
     ngx_uint_t   i;
     ngx_addr_t   addr;
 
@@ -1240,15 +1240,15 @@ ngx_http_mtasts_resolver(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     for (i = 1; i < cf->args->nelts; i++) {
 
-        rv = ngx_http_mtasts_timeout(cf, cmd, &value[i],
+        rc = ngx_http_mtasts_timeout(cf, cmd, &value[i],
                                      &mmcf->resolver_timeout,
                                      "the timeout must be a time, "
                                      "as in \"timeout=2s\"");
-        if (rv != NULL) {
-            if (rv != NGX_CONF_OK) {
-                return rv;
-            }
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
+        }
 
+        if (rc == NGX_OK) {
             continue;
         }
 
@@ -1344,8 +1344,7 @@ ngx_http_mtasts_starttls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_mtasts_main_conf_t *mmcf = conf;
 
-    char        *rv;
-    ngx_int_t    n;
+    ngx_int_t    n, rc;
     ngx_str_t   *value;
     ngx_uint_t   i;
 
@@ -1380,15 +1379,15 @@ ngx_http_mtasts_starttls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        rv = ngx_http_mtasts_timeout(cf, cmd, &value[i],
+        rc = ngx_http_mtasts_timeout(cf, cmd, &value[i],
                                      &mmcf->starttls_timeout,
                                      "the timeout must be a time, "
                                      "as in \"timeout=10s\"");
-        if (rv != NULL) {
-            if (rv != NGX_CONF_OK) {
-                return rv;
-            }
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
+        }
 
+        if (rc == NGX_OK) {
             continue;
         }
 
@@ -1402,11 +1401,11 @@ ngx_http_mtasts_starttls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
- * A "timeout=" parameter: NGX_CONF_OK once set, NGX_CONF_ERROR with the
- * reason logged, NULL when the parameter is another one.
+ * A "timeout=" parameter: NGX_OK once set, NGX_ERROR with the reason
+ * logged, NGX_DECLINED when the parameter is another one.
  */
 
-static char *
+static ngx_int_t
 ngx_http_mtasts_timeout(ngx_conf_t *cf, ngx_command_t *cmd, ngx_str_t *value,
     ngx_msec_t *timeout, const char *reason)
 {
@@ -1414,7 +1413,7 @@ ngx_http_mtasts_timeout(ngx_conf_t *cf, ngx_command_t *cmd, ngx_str_t *value,
     ngx_str_t  s;
 
     if (ngx_strncmp(value->data, "timeout=", 8) != 0) {
-        return NULL;
+        return NGX_DECLINED;
     }
 
     s.len = value->len - 8;
@@ -1422,12 +1421,13 @@ ngx_http_mtasts_timeout(ngx_conf_t *cf, ngx_command_t *cmd, ngx_str_t *value,
 
     n = ngx_parse_time(&s, 0);
     if (n == NGX_ERROR || n == 0) {
-        return ngx_http_mtasts_invalid(cf, &cmd->name, value, reason);
+        (void) ngx_http_mtasts_invalid(cf, &cmd->name, value, reason);
+        return NGX_ERROR;
     }
 
     *timeout = (ngx_msec_t) n;
 
-    return NGX_CONF_OK;
+    return NGX_OK;
 }
 
 
