@@ -56,16 +56,12 @@ static ngx_int_t ngx_http_mtasts_chains(ngx_conf_t *cf,
 #endif
 static ngx_int_t ngx_http_mtasts_init_process(ngx_cycle_t *cycle);
 static void ngx_http_mtasts_exit_process(ngx_cycle_t *cycle);
-static int ngx_libc_cdecl ngx_http_mtasts_cmp_list(const void *one,
-    const void *two);
 
 static char *ngx_http_mtasts_invalid(ngx_conf_t *cf, ngx_str_t *directive,
     ngx_str_t *value, const char *reason);
 static ngx_int_t ngx_http_mtasts_collect(ngx_conf_t *cf,
     ngx_array_t *keys);
 static int ngx_libc_cdecl ngx_http_mtasts_cmp_keys(const void *one,
-    const void *two);
-static int ngx_libc_cdecl ngx_http_mtasts_cmp_conf(const void *one,
     const void *two);
 static ngx_int_t ngx_http_mtasts_build_domains(ngx_conf_t *cf,
     ngx_http_mtasts_main_conf_t *mmcf, ngx_array_t *keys);
@@ -769,7 +765,7 @@ ngx_http_mtasts_collect(ngx_conf_t *cf, ngx_array_t *keys)
             continue;
         }
 
-        mmcf->enabled++;
+        mscf->index = mmcf->enabled++;
         n = keys->nelts;
         wildcard = 0;
 
@@ -886,11 +882,10 @@ ngx_http_mtasts_cmp_keys(const void *one, const void *two)
 
     ngx_int_t  rc;
 
-    if (a->domain.len != b->domain.len) {
-        return (a->domain.len < b->domain.len) ? -1 : 1;
-    }
+    /* the order of the status list, which is searched in halves */
 
-    rc = ngx_memcmp(a->domain.data, b->domain.data, a->domain.len);
+    rc = ngx_memn2cmp(a->domain.data, b->domain.data, a->domain.len,
+                      b->domain.len);
 
     if (rc != 0) {
         return (int) rc;
@@ -915,7 +910,7 @@ static ngx_int_t
 ngx_http_mtasts_build_domains(ngx_conf_t *cf,
     ngx_http_mtasts_main_conf_t *mmcf, ngx_array_t *keys)
 {
-    ngx_uint_t                 i, j, n, nentries;
+    ngx_uint_t                 i, j, n, nentries, *first;
     ngx_http_mtasts_key_t     *k;
     ngx_http_mtasts_entry_t   *entries, *e, *head, **byconf;
 
@@ -972,19 +967,27 @@ ngx_http_mtasts_build_domains(ngx_conf_t *cf,
 
     mmcf->ndomains = n;
 
-    ngx_qsort(mmcf->list, n, sizeof(ngx_http_mtasts_entry_t *),
-              ngx_http_mtasts_cmp_list);
-
-    /* each server's entries, one run per server */
+    /* each server's entries together: counted, then placed */
 
     nentries = e - entries;
 
-    for (i = 0; i < nentries; i++) {
-        byconf[i] = &entries[i];
+    first = ngx_pcalloc(cf->temp_pool,
+                        (mmcf->enabled + 1) * sizeof(ngx_uint_t));
+    if (first == NULL) {
+        return NGX_ERROR;
     }
 
-    ngx_qsort(byconf, nentries, sizeof(ngx_http_mtasts_entry_t *),
-              ngx_http_mtasts_cmp_conf);
+    for (i = 0; i < nentries; i++) {
+        first[entries[i].conf->index + 1]++;
+    }
+
+    for (i = 0; i < mmcf->enabled; i++) {
+        first[i + 1] += first[i];
+    }
+
+    for (i = 0; i < nentries; i++) {
+        byconf[first[entries[i].conf->index]++] = &entries[i];
+    }
 
     for (i = 0; i < nentries; i = j) {
 
@@ -1163,31 +1166,6 @@ ngx_http_mtasts_check_ids(ngx_conf_t *cf, ngx_http_mtasts_main_conf_t *mmcf)
             }
         }
     }
-}
-
-
-static int ngx_libc_cdecl
-ngx_http_mtasts_cmp_list(const void *one, const void *two)
-{
-    ngx_http_mtasts_entry_t *const  *a = one;
-    ngx_http_mtasts_entry_t *const  *b = two;
-
-    return (int) ngx_memn2cmp((*a)->domain.data, (*b)->domain.data,
-                              (*a)->domain.len, (*b)->domain.len);
-}
-
-
-static int ngx_libc_cdecl
-ngx_http_mtasts_cmp_conf(const void *one, const void *two)
-{
-    ngx_http_mtasts_entry_t *const  *a = one;
-    ngx_http_mtasts_entry_t *const  *b = two;
-
-    if ((*a)->conf != (*b)->conf) {
-        return ((uintptr_t) (*a)->conf < (uintptr_t) (*b)->conf) ? -1 : 1;
-    }
-
-    return ngx_http_mtasts_cmp_list(one, two);
 }
 
 

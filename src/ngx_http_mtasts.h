@@ -52,6 +52,7 @@ typedef struct {
     ngx_str_t                     id;          /* explicit, or empty */
 
     /* prepared at load time */
+    ngx_uint_t                    index;       /* among "mta_sts on" ones */
     ngx_str_t                     domain;      /* its only domain, or */
     ngx_hash_t                    names;       /* its domains: entries */
     ngx_http_mtasts_entry_t      *entry;       /* of its only domain */
