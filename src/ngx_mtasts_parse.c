@@ -22,6 +22,7 @@
 
 static const char *mtasts_idn_to_ascii(const unsigned char *in, size_t len,
     unsigned char *out, size_t *olen);
+static const char *mtasts_check_alabels(const unsigned char *p, size_t n);
 static const char *mtasts_check_labels(const unsigned char *p, size_t n);
 static int mtasts_public_suffix(const unsigned char *name, size_t len);
 static int mtasts_prefix(const unsigned char *s, size_t len,
@@ -102,6 +103,11 @@ mtasts_name_normalize(const unsigned char *in, size_t len, unsigned flags,
     }
 
     err = mtasts_check_labels(p, n);
+    if (err) {
+        return err;
+    }
+
+    err = mtasts_check_alabels(p, n);
     if (err) {
         return err;
     }
@@ -242,6 +248,54 @@ mtasts_check_labels(const unsigned char *p, size_t n)
             return "host names contain only letters, digits, "
                    "hyphens and dots";
         }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * Labels in "xn--" are A-labels: they must be punycode of a name that
+ * IDNA2008 allows, or senders cannot use them (libidn2 decodes and encodes
+ * each one again).  Other labels are plain LDH labels, "ab--cd" included.
+ */
+
+static const char *
+mtasts_check_alabels(const unsigned char *p, size_t n)
+{
+    int     rc;
+    char   *a, buf[MTASTS_LABEL_MAX + 1];
+    size_t  i, start, len;
+
+    start = 0;
+
+    for (i = 0; i <= n; i++) {
+
+        if (i < n && p[i] != '.') {
+            continue;
+        }
+
+        len = i - start;
+
+        if (len >= 4
+            && mtasts_lower(p[start]) == 'x'
+            && mtasts_lower(p[start + 1]) == 'n'
+            && p[start + 2] == '-' && p[start + 3] == '-')
+        {
+            memcpy(buf, p + start, len);
+            buf[len] = '\0';
+
+            rc = idn2_to_ascii_8z(buf, &a,
+                                  IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
+            if (rc != IDN2_OK) {
+                return "a label that begins with \"xn--\" must be a valid "
+                       "A-label (punycode)";
+            }
+
+            idn2_free(a);
+        }
+
+        start = i + 1;
     }
 
     return NULL;

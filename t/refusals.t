@@ -30,6 +30,8 @@ my $inv = sub {
 my $host = 'host names contain only letters, digits, hyphens and dots';
 my $wild = 'a wildcard must be the whole leftmost label, as in "*.example.com"';
 my $ip = 'an IP address is not a host name';
+my $alabel = 'a label that begins with "xn--" must be a valid A-label '
+	. '(punycode)';
 my $modes = 'it must be "enforce", "testing" or "none"';
 my $time = 'it must be a time in seconds or with a unit, as in "604800" or "1w"';
 my $big = 'it must not exceed 31557600 seconds (365.25 days)';
@@ -57,6 +59,10 @@ my @cases = (
 		'mail_1'],
 	['mta_sts_mx 192.0.2.1;', $inv->('192.0.2.1', 'mta_sts_mx', $ip),
 		'192.0.2.1'],
+	['mta_sts_mx mx.xn--zz.example.com;', $inv->('mx.xn--zz.example.com',
+		'mta_sts_mx', $alabel), 'xn--zz'],
+	['mta_sts_mx *.XN--LS8H.example.com;', $inv->('*.XN--LS8H.example.com',
+		'mta_sts_mx', $alabel), 'XN--LS8H'],
 	['mta_sts_mx [2001:db8::1];', $inv->('[2001:db8::1]', 'mta_sts_mx', $ip),
 		'2001:db8'],
 	['mta_sts_mx mail.example.123;', $inv->('mail.example.123',
@@ -187,6 +193,9 @@ my @cases = (
 	['mta_sts_domains { exa_mple.com; }', $inv->('exa_mple.com',
 		'mta_sts_domains', 'underscore is not allowed in host names'),
 		'exa_mple'],
+	['mta_sts_domains { xn--a.example; }',
+		$inv->('xn--a.example', 'mta_sts_domains', $alabel),
+		'xn--a.example'],
 	['mta_sts_domains { *.example.com; }', $inv->('*.example.com',
 		'mta_sts_domains', 'wildcards are not allowed here'),
 		'*.example.com'],
