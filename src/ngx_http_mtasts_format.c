@@ -1721,7 +1721,8 @@ static void
 ngx_http_mtasts_zone_line(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_row_t *row)
 {
-    ngx_http_mtasts_item_t  *item;
+    ngx_http_mtasts_item_t   *item;
+    ngx_http_mtasts_check_t  *check;
 
     item = row->item;
 
@@ -1738,11 +1739,16 @@ ngx_http_mtasts_zone_line(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_put_record(out, &row->tlsrpt, &item->domain,
                                ngx_http_mtasts_put_text);
 
-    if (row->checks[NGX_HTTP_MTASTS_POLICY_HOST].state != NGX_HTTP_MTASTS_OK) {
-        ngx_http_mtasts_puts(out, "; mta-sts.");
-        ngx_http_mtasts_put_text(out, &item->domain);
-        ngx_http_mtasts_puts(out, " needs an A/AAAA record (or CNAME) "
-                             "pointing at this server\n");
+    /* what is wrong with the address of the policy host, if anything */
+
+    check = &row->checks[NGX_HTTP_MTASTS_POLICY_HOST];
+
+    if (check->state == NGX_HTTP_MTASTS_WARNING
+        || check->state == NGX_HTTP_MTASTS_ERROR)
+    {
+        ngx_http_mtasts_puts(out, "; ");
+        ngx_http_mtasts_put_text(out, &check->message);
+        ngx_http_mtasts_puts(out, "\n");
     }
 }
 

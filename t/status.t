@@ -177,7 +177,7 @@ $servers
 EOF
 
 my $ndomains = keys %domains;
-$t->plan(6 * $ndomains + 33)->run();
+$t->plan(6 * $ndomains + 35)->run();
 
 ###############################################################################
 
@@ -311,6 +311,9 @@ like($body, qr/^_mta-sts\.stale\.test\. IN TXT "v=STSv1; id=$domains{'stale.test
 	'zone: sts record');
 like($body, qr/^_smtp\._tls\.ok\.test\. IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt\@ok\.test"$/m,
 	'zone: tlsrpt record');
+like($body, qr/^_smtp\._tls\.nohost\.test\. .*\n; The policy host mta-sts\.nohost\.test has no A or AAAA record: /m,
+	'zone: what the policy host lacks');
+unlike($body, qr/^; .*mta-sts\.ok\.test/m, 'zone: nothing for a good host');
 
 ($head, $body) = get('/status', 'Accept: text/html,application/xhtml+xml');
 like($head, qr/Content-Type: text\/html; charset=utf-8/, 'html by Accept');
