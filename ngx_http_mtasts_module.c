@@ -910,9 +910,11 @@ static ngx_int_t
 ngx_http_mtasts_build_domains(ngx_conf_t *cf,
     ngx_http_mtasts_main_conf_t *mmcf, ngx_array_t *keys)
 {
-    ngx_uint_t                 i, j, n, nentries, *first;
-    ngx_http_mtasts_key_t     *k;
-    ngx_http_mtasts_entry_t   *entries, *e, *head, **byconf;
+    u_char                       *hfile;
+    ngx_uint_t                    i, j, n, nentries, hline, *first;
+    ngx_http_mtasts_key_t        *k;
+    ngx_http_mtasts_entry_t      *entries, *e, *head, *other, **byconf;
+    ngx_http_mtasts_srv_conf_t   *conf;
 
     k = keys->elts;
 
@@ -932,6 +934,8 @@ ngx_http_mtasts_build_domains(ngx_conf_t *cf,
     e = entries;
     n = 0;
     head = NULL;
+    hfile = NULL;
+    hline = 0;
 
     for (i = 0; i < keys->nelts; i++) {
 
@@ -949,6 +953,19 @@ ngx_http_mtasts_build_domains(ngx_conf_t *cf,
                 continue;
             }
 
+            if (k[i].conf->body.len != head->conf->body.len
+                || ngx_memcmp(k[i].conf->body.data, head->conf->body.data,
+                              head->conf->body.len)
+                   != 0)
+            {
+                ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                              "domain \"%V\" is served with another policy "
+                              "in %s:%ui than in %s:%ui: senders get the "
+                              "one of the server they reach",
+                              &k[i].domain, k[i].file, k[i].line,
+                              hfile, hline);
+            }
+
             e->domain = k[i].domain;
             e->conf = k[i].conf;
             e->next = head->next;
@@ -962,14 +979,42 @@ ngx_http_mtasts_build_domains(ngx_conf_t *cf,
         head->conf = k[i].conf;
         head->next = NULL;
 
+        hfile = k[i].file;
+        hline = k[i].line;
+
         mmcf->list[n++] = head;
     }
 
     mmcf->ndomains = n;
+    nentries = e - entries;
+
+    /*
+     * A domain of several servers is checked with the head's policy and
+     * certificates: those of a server with a certificate, if there is
+     * one, since senders fetch the policy over HTTPS.  The pairs of
+     * domain and server stay the same; only which entry holds which moves.
+     */
+
+    for (i = 0; i < n; i++) {
+        head = mmcf->list[i];
+
+        if (head->next == NULL
+            || (head->conf->certs && head->conf->certs->nelts))
+        {
+            continue;
+        }
+
+        for (other = head->next; other; other = other->next) {
+            if (other->conf->certs && other->conf->certs->nelts) {
+                conf = head->conf;
+                head->conf = other->conf;
+                other->conf = conf;
+                break;
+            }
+        }
+    }
 
     /* each server's entries together: counted, then placed */
-
-    nentries = e - entries;
 
     first = ngx_pcalloc(cf->temp_pool,
                         (mmcf->enabled + 1) * sizeof(ngx_uint_t));

@@ -235,6 +235,7 @@ ngx_http_mtasts_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_uint_t                    i;
     ngx_rbtree_node_t            *n, *sentinel;
     ngx_http_mtasts_node_t       *node;
+    ngx_http_mtasts_entry_t      *e;
     ngx_http_mtasts_main_conf_t  *mmcf;
 
     mmcf = shm_zone->data;
@@ -283,7 +284,11 @@ ngx_http_mtasts_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         }
 
         node->generation = mmcf->generation;
-        mmcf->list[i]->node = node;
+        /* every server of the domain counts its requests there */
+
+        for (e = mmcf->list[i]; e; e = e->next) {
+            e->node = node;
+        }
     }
 
     /* results of domains no longer served are freed, their nodes kept */

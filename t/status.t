@@ -164,6 +164,17 @@ http {
     mta_sts_check_interval off;
     mta_sts_trusted_certificate ${\ $ca->ca_file};
 
+    # ok.test also on plain HTTP, with another policy: checked with the
+    # policy and certificate of its HTTPS server, which senders reach
+
+    server {
+        listen 127.0.0.1:%%PORT_8081%%;
+        server_name mta-sts.ok.test;
+        mta_sts on;
+        mta_sts_mode testing;
+        mta_sts_mx other.ok.test;
+    }
+
 $servers
     server {
         listen 127.0.0.1:%%PORT_8080%%;
@@ -177,7 +188,7 @@ $servers
 EOF
 
 my $ndomains = keys %domains;
-$t->plan(6 * $ndomains + 35)->run();
+$t->plan(6 * $ndomains + 38)->run();
 
 ###############################################################################
 
@@ -211,9 +222,16 @@ is(scalar keys %{$j->{domains}}, $ndomains, 'every domain listed');
 
 # policy requests are counted per domain and method
 
-policy_get('ok.test', 'GET') for 1 .. 3;
+policy_get('ok.test', 'GET') for 1 .. 2;
 policy_get('ok.test', 'HEAD');
 policy_get('ok.test', 'POST');
+
+# the plain HTTP server of ok.test answers its own policy, and counts too
+
+like($t->http("GET /.well-known/mta-sts.txt HTTP/1.0\r\n"
+	. "Host: mta-sts.ok.test\r\n\r\n", port => $t->port(8081)),
+	qr/\r\n\r\nversion: STSv1\r\nmode: testing\r\nmx: other\.ok\.test\r\n/,
+	'another server of the domain: its policy');
 
 # one refresh checks every domain
 
@@ -264,6 +282,8 @@ ok($j->{domains}{'ok.test'}{certificate}{days_left} >= 89,
 	'certificate days left');
 is_deeply($j->{domains}{'ok.test'}{requests},
 	{ GET => 3, HEAD => 1, other => 1 }, 'policy requests counted');
+is($j->{domains}{'ok.test'}{policy}{mode}, 'enforce',
+	'checked with the policy of the HTTPS server');
 like($j->{generated}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, 'generated');
 like($j->{domains}{'ok.test'}{checked}, qr/^\d{4}-\d\d-\d\dT/, 'checked');
 
@@ -324,6 +344,11 @@ unlike($body, qr/<script/i, 'html: no javascript');
 
 my $before = json('/status?domain=ok.test')->{domains}{'ok.test'};
 $t->reload();
+
+# a load logs its warnings to the error log (the first start, to stderr)
+
+like($t->read_file('error.log'), qr/\[warn\] .*domain "ok\.test" is served with another policy in \S+:\d+ than in \S+:\d+: senders get the one of the server they reach/,
+	'warned: two policies for one domain');
 $j = json('/status?domain=ok.test')->{domains}{'ok.test'};
 ok($before->{checked} && $j->{checked} eq $before->{checked},
 	'results kept across a reload');
