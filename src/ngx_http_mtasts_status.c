@@ -27,6 +27,7 @@ typedef struct {
     ngx_http_mtasts_entry_t     **domains;
     ngx_uint_t                    n;
     ngx_uint_t                   *serials;     /* before the refresh */
+    ngx_uint_t                    first;       /* all done before it */
     u_char                       *restarted;   /* checked again, by us */
     time_t                        deadline;
     ngx_event_t                   poll;        /* or the next slice */
@@ -746,10 +747,17 @@ ngx_http_mtasts_refreshed(ngx_http_request_t *r,
 
     ngx_shmtx_lock(&mmcf->shpool->mutex);
 
-    for (i = 0; i < ctx->n; i++) {
+    /* a serial only grows: the domains seen done are not looked at again */
+
+    for (i = ctx->first; i < ctx->n; i++) {
         node = ctx->domains[i]->node;
 
         if (node->serial != ctx->serials[i]) {
+
+            if (i == ctx->first) {
+                ctx->first++;
+            }
+
             continue;
         }
 
