@@ -22,7 +22,7 @@
 
 static const char *mtasts_idn_to_ascii(const unsigned char *in, size_t len,
     unsigned char *out, size_t *olen);
-static const char *mtasts_check_alabels(const unsigned char *p, size_t n);
+static int mtasts_alabel(const unsigned char *p, size_t n);
 static const char *mtasts_check_labels(const unsigned char *p, size_t n);
 static int mtasts_public_suffix(const unsigned char *name, size_t len);
 static int mtasts_prefix(const unsigned char *s, size_t len,
@@ -107,11 +107,6 @@ mtasts_name_normalize(const unsigned char *in, size_t len, unsigned flags,
         return err;
     }
 
-    err = mtasts_check_alabels(p, n);
-    if (err) {
-        return err;
-    }
-
     if (wildcard) {
         out->data[0] = '*';
         out->data[1] = '.';
@@ -187,11 +182,12 @@ static const char *
 mtasts_check_labels(const unsigned char *p, size_t n)
 {
     size_t          i, start;
-    unsigned        digits;
+    unsigned        digits, alabel;
     unsigned char   c;
 
     start = 0;
     digits = 1;
+    alabel = 0;
 
     for (i = 0; i <= n; i++) {
 
@@ -213,6 +209,18 @@ mtasts_check_labels(const unsigned char *p, size_t n)
 
             if (i == n && digits) {
                 return "an IP address is not a host name";
+            }
+
+            /* told after the other faults, which are the plainer ones */
+
+            if (!alabel
+                && i - start >= 4
+                && mtasts_lower(p[start]) == 'x'
+                && mtasts_lower(p[start + 1]) == 'n'
+                && p[start + 2] == '-' && p[start + 3] == '-'
+                && !mtasts_alabel(p + start, i - start))
+            {
+                alabel = 1;
             }
 
             start = i + 1;
@@ -250,55 +258,38 @@ mtasts_check_labels(const unsigned char *p, size_t n)
         }
     }
 
+    if (alabel) {
+        return "a label that begins with \"xn--\" must be a valid "
+               "A-label (punycode)";
+    }
+
     return NULL;
 }
 
 
 /*
- * Labels in "xn--" are A-labels: they must be punycode of a name that
- * IDNA2008 allows, or senders cannot use them (libidn2 decodes and encodes
- * each one again).  Other labels are plain LDH labels, "ab--cd" included.
+ * A label in "xn--" is an A-label: it must be punycode of a name that
+ * IDNA2008 allows, or senders cannot use it (libidn2 decodes and encodes
+ * it again).  Other labels are plain LDH labels, "ab--cd" included.
  */
 
-static const char *
-mtasts_check_alabels(const unsigned char *p, size_t n)
+static int
+mtasts_alabel(const unsigned char *p, size_t n)
 {
-    int     rc;
-    char   *a, buf[MTASTS_LABEL_MAX + 1];
-    size_t  i, start, len;
+    int    rc;
+    char  *a, buf[MTASTS_LABEL_MAX + 1];
 
-    start = 0;
+    memcpy(buf, p, n);
+    buf[n] = '\0';
 
-    for (i = 0; i <= n; i++) {
-
-        if (i < n && p[i] != '.') {
-            continue;
-        }
-
-        len = i - start;
-
-        if (len >= 4
-            && mtasts_lower(p[start]) == 'x'
-            && mtasts_lower(p[start + 1]) == 'n'
-            && p[start + 2] == '-' && p[start + 3] == '-')
-        {
-            memcpy(buf, p + start, len);
-            buf[len] = '\0';
-
-            rc = idn2_to_ascii_8z(buf, &a,
-                                  IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
-            if (rc != IDN2_OK) {
-                return "a label that begins with \"xn--\" must be a valid "
-                       "A-label (punycode)";
-            }
-
-            idn2_free(a);
-        }
-
-        start = i + 1;
+    rc = idn2_to_ascii_8z(buf, &a, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
+    if (rc != IDN2_OK) {
+        return 0;
     }
 
-    return NULL;
+    idn2_free(a);
+
+    return 1;
 }
 
 
