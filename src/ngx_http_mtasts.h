@@ -114,6 +114,8 @@ char *ngx_http_mtasts_build_policy(ngx_conf_t *cf,
 
 ngx_int_t ngx_http_mtasts_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_mtasts_not_allowed(ngx_http_request_t *r);
+ngx_int_t ngx_http_mtasts_add_header(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_str_t *value);
 ngx_int_t ngx_http_mtasts_find(ngx_http_request_t *r,
     ngx_http_mtasts_srv_conf_t *mscf, ngx_str_t *domain,
     ngx_http_mtasts_entry_t **entry);

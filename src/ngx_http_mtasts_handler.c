@@ -152,21 +152,36 @@ ngx_http_mtasts_send(ngx_http_request_t *r, ngx_http_mtasts_srv_conf_t *mscf)
 ngx_int_t
 ngx_http_mtasts_not_allowed(ngx_http_request_t *r)
 {
+    static ngx_str_t  allow = ngx_string("Allow");
+    static ngx_str_t  methods = ngx_string("GET, HEAD");
+
+    if (ngx_http_mtasts_add_header(r, &allow, &methods) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_HTTP_NOT_ALLOWED;
+}
+
+
+ngx_int_t
+ngx_http_mtasts_add_header(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_str_t *value)
+{
     ngx_table_elt_t  *h;
 
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     h->hash = 1;
 #if (nginx_version >= 1023000)
     h->next = NULL;
 #endif
-    ngx_str_set(&h->key, "Allow");
-    ngx_str_set(&h->value, "GET, HEAD");
+    h->key = *key;
+    h->value = *value;
 
-    return NGX_HTTP_NOT_ALLOWED;
+    return NGX_OK;
 }
 
 

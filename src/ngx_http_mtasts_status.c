@@ -967,10 +967,12 @@ static ngx_int_t
 ngx_http_mtasts_status_output(ngx_http_request_t *r,
     ngx_http_mtasts_status_ctx_t *ctx)
 {
-    off_t             len;
-    ngx_int_t         rc;
-    ngx_chain_t      *out, *cl;
-    ngx_table_elt_t  *h;
+    off_t         len;
+    ngx_int_t     rc;
+    ngx_chain_t  *out, *cl;
+
+    static ngx_str_t  cache_control = ngx_string("Cache-Control");
+    static ngx_str_t  no_store = ngx_string("no-store");
 
     rc = ngx_http_mtasts_render(ctx->render, &out);
 
@@ -996,17 +998,9 @@ ngx_http_mtasts_status_output(ngx_http_request_t *r,
     r->headers_out.content_type_len = ctx->format->type.len;
     r->headers_out.content_type_lowcase = NULL;
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    if (ngx_http_mtasts_add_header(r, &cache_control, &no_store) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "Cache-Control");
-    ngx_str_set(&h->value, "no-store");
 
     rc = ngx_http_send_header(r);
 
