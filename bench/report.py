@@ -310,20 +310,26 @@ def lookup_table(doc, cg):
                'L1d misses/req', 'LL misses/req'], rows)
 
 
-def scaled(rps, shape, impl, n):
-    """the median ratios of req/s and of capacity at n domains to 1 domain,
-    round by round, of one shape and variant"""
+def by_round(rps, shape, impl):
+    """req/s and CPU time per request of one shape and variant, by domain
+    count, then by round"""
     by, cpu = {}, {}
     for r in rps:
         if r['shape'] == shape and r['impl'] == impl:
             by.setdefault(r['domains'], {})[r['round']] = r['rps']
             cpu.setdefault(r['domains'], {})[r['round']] = \
                 r.get('cpu_us_per_request')
+    return by, cpu
+
+
+def to_one_domain(by, cpu, n):
+    """round by round, req/s at n domains ÷ req/s at 1, and the capacity
+    ratio (CPU per request at 1 ÷ at n)"""
     base, cbase = by.get(1, {}), cpu.get(1, {})
     rs = [ratio(v, base[k]) for k, v in by.get(n, {}).items() if k in base]
     cs = [ratio(cbase[k], v) for k, v in cpu.get(n, {}).items()
           if k in cbase]
-    return med(rs), med(cs)
+    return rs, cs
 
 
 def scale_section(doc, sc, cg=None):
@@ -439,29 +445,20 @@ def scale_section(doc, sc, cg=None):
     counts = sorted({r['domains'] for r in rps})
     for shape in ('servers', 'hosted'):
         for impl in ('module', 'return'):
-            g = [r for r in rps if r['shape'] == shape and r['impl'] == impl]
-            if not g:
-                continue
-            by, cpu = {}, {}
-            for r in g:
-                by.setdefault(r['domains'], {})[r['round']] = r['rps']
-                cpu.setdefault(r['domains'], {})[r['round']] = \
-                    r.get('cpu_us_per_request')
-            base, cbase = by.get(1, {}), cpu.get(1, {})
+            by, cpu = by_round(rps, shape, impl)
             for n in counts:
                 if n not in by:
                     continue
                 xs = list(by[n].values())
-                rs = [ratio(by[n][k], base[k]) for k in by[n] if k in base]
-                cs = [ratio(cbase[k], cpu[n][k]) for k in cpu[n]
-                      if k in cbase]
+                rs, cs = to_one_domain(by, cpu, n)
                 rows.append([shape, impl, fnum(n), fnum(med(xs)),
                              rng(xs, fnum), fr(med(rs)), rng(rs, fr),
                              '%.2f' % med(list(cpu[n].values()))
                              if med(list(cpu[n].values())) else '–',
                              fr(med(cs)), rng(cs, fr)])
                 if impl == 'module' and n == max(counts) and n > 1:
-                    rr, rc = scaled(rps, shape, 'return', n)
+                    rr, rc = map(med, to_one_domain(
+                        *by_round(rps, shape, 'return'), n))
                     doc.goal('throughput at %s domains, %s: wrk req/s'
                              % (fnum(n), shape),
                              '≥ 0.95 × 1 domain',
