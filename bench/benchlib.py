@@ -113,6 +113,28 @@ def write_json(name, data):
     log('wrote', os.path.relpath(path, TOP))
 
 
+def nginx_conf(d, http, head='worker_processes 1;'):
+    """an nginx.conf of ours with prefix d: the module, the pid file and
+    the error log in d, no access log, long keep-alive; http is the rest
+    of the http block"""
+    return """load_module %s;
+%s
+pid %s/nginx.pid;
+error_log %s/logs/error.log notice;
+
+events {
+    worker_connections 4096;
+}
+
+http {
+    access_log off;
+    default_type text/plain;
+    keepalive_requests 1000000;
+    client_body_temp_path %s/tmp;
+%s}
+""" % (MODULE, head, d, d, d, http)
+
+
 def write_file(path, text, mode=0o644):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, 'w') as f:

@@ -53,25 +53,11 @@ def config(d, shape, impl, n, port):
     body = B.nginx_string(B.BODY)
     loc = ('        location = %s {\n%s            return 200 %s;\n'
            '        }\n')
-    out = ["""load_module %s;
-worker_processes 1;
-pid %s/nginx.pid;
-error_log %s/logs/error.log notice;
-
-events {
-    worker_connections 4096;
-}
-
-http {
-    access_log off;
-    default_type text/plain;
-    keepalive_requests 1000000;
-    client_body_temp_path %s/tmp;
-    server_names_hash_max_size 262144;
+    out = ["""    server_names_hash_max_size 262144;
     server_names_hash_bucket_size 128;
     map_hash_max_size 262144;
     map_hash_bucket_size 128;
-""" % (B.MODULE, d, d, d)]
+"""]
     if impl == 'module':
         out.append('    %s\n' % B.POLICY_DIRECTIVES)
 
@@ -107,8 +93,7 @@ http {
                           '                return 404;\n'
                           '            }\n', body))
         out.append('    }\n')
-    out.append('}\n')
-    return ''.join(out)
+    return B.nginx_conf(d, ''.join(out))
 
 
 class Instance:

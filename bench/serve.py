@@ -81,24 +81,8 @@ def servers(d, protocols=('http', 'https'), crt=None, key=None):
 
 
 def config(d, head, protocols=('http', 'https'), crt=None, key=None):
-    return """load_module %s;
-%s
-pid %s/nginx.pid;
-error_log %s/logs/error.log notice;
-
-events {
-    worker_connections 4096;
-}
-
-http {
-    access_log off;
-    default_type text/plain;
-    sendfile on;
-    keepalive_requests 1000000;
-    client_body_temp_path %s/tmp;
-
-%s}
-""" % (B.MODULE, head, d, d, d, servers(d, protocols, crt, key))
+    return B.nginx_conf(d, '    sendfile on;\n\n'
+                        + servers(d, protocols, crt, key), head)
 
 
 def setup_html(d):

@@ -171,21 +171,7 @@ zone:
 def nginx_config(d, n):
     B.write_file(os.path.join(d, 'domains.txt'),
                  ''.join('%s;\n' % domain(i) for i in range(1, n + 1)))
-    return """load_module %s;
-worker_processes 1;
-pid %s/nginx.pid;
-error_log %s/logs/error.log notice;
-
-events {
-    worker_connections 4096;
-}
-
-http {
-    access_log off;
-    default_type text/plain;
-    keepalive_requests 1000000;
-    client_body_temp_path %s/tmp;
-
+    return B.nginx_conf(d, """
     mta_sts_resolver 127.0.0.1:%d timeout=2s attempts=3;
     mta_sts_check_interval off;
 
@@ -207,8 +193,7 @@ http {
             mta_sts_status;
         }
     }
-}
-""" % (B.MODULE, d, d, d, NSD_PORT, HTTP_PORT, ZONE, ZONE, d)
+""" % (NSD_PORT, HTTP_PORT, ZONE, ZONE, d))
 
 
 def status(refresh, timeout=300, marks=None):
