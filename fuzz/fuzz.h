@@ -153,6 +153,23 @@ fuzz_line(const uint8_t *p, size_t n, size_t *rest)
 }
 
 
+/* the next line of the input, which then starts after that line */
+
+static inline const uint8_t *
+fuzz_next_line(const uint8_t **p, size_t *n, size_t *len)
+{
+    size_t          rest;
+    const uint8_t  *line;
+
+    line = *p;
+    *len = fuzz_line(line, *n, &rest);
+    *p += rest;
+    *n -= rest;
+
+    return line;
+}
+
+
 /*
  * A status page message: NUL-terminated inside its buffer, printable
  * ASCII only (text from DNS is escaped), and if it was cut, it ends

@@ -81,7 +81,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int                   mode, implicit, eff;
     char                 *domain;
-    size_t                i, j, len, rest, nh, nnull;
+    size_t                i, j, len, nh, nnull;
+    const uint8_t        *line;
     unsigned              matched, unmatched, unused;
     host_t               *hosts;
     fuzz_split_t          pat, mx;
@@ -90,20 +91,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const unsigned char  *pdata[FUZZ_MAX_PARTS];
     size_t                plen[FUZZ_MAX_PARTS];
 
-    len = fuzz_line(data, size, &rest);
-    mode = parse_mode(data, len);
-    data += rest;
-    size -= rest;
+    line = fuzz_next_line(&data, &size, &len);
+    mode = parse_mode(line, len);
 
-    len = fuzz_line(data, size, &rest);
-    domain = fuzz_str(data, len);
-    data += rest;
-    size -= rest;
+    line = fuzz_next_line(&data, &size, &len);
+    domain = fuzz_str(line, len);
 
-    len = fuzz_line(data, size, &rest);
-    fuzz_split(data, len, ' ', MX_MAX, &pat);
-    data += rest;
-    size -= rest;
+    line = fuzz_next_line(&data, &size, &len);
+    fuzz_split(line, len, ' ', MX_MAX, &pat);
 
     for (i = 0; i < pat.n; i++) {
         pdata[i] = pat.part[i].data;

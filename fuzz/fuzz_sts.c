@@ -26,20 +26,17 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char            *domain, *served;
-    size_t           i, len, rest, nrec;
+    size_t           i, len, nrec;
+    const uint8_t   *line;
     fuzz_split_t     rec;
     mtasts_txt_t     txt[FUZZ_MAX_PARTS];
     mtasts_check_t   c;
 
-    len = fuzz_line(data, size, &rest);
-    domain = fuzz_str(data, len);
-    data += rest;
-    size -= rest;
+    line = fuzz_next_line(&data, &size, &len);
+    domain = fuzz_str(line, len);
 
-    len = fuzz_line(data, size, &rest);
-    served = fuzz_str(data, len);
-    data += rest;
-    size -= rest;
+    line = fuzz_next_line(&data, &size, &len);
+    served = fuzz_str(line, len);
 
     if (mtasts_check_id((unsigned char *) served, strlen(served)) != NULL) {
         free(served);

@@ -51,25 +51,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int              testing;
     char            *domain, *rua[FUZZ_MAX_PARTS];
-    size_t           i, len, rest, nrec, nrua, first;
+    size_t           i, len, nrec, nrua, first;
+    const uint8_t   *line;
     fuzz_split_t     conf, rec;
     mtasts_txt_t     txt[FUZZ_MAX_PARTS];
     mtasts_check_t   c;
 
-    len = fuzz_line(data, size, &rest);
-    domain = fuzz_str(data, len);
-    data += rest;
-    size -= rest;
+    line = fuzz_next_line(&data, &size, &len);
+    domain = fuzz_str(line, len);
 
-    len = fuzz_line(data, size, &rest);
-    testing = (len == 7 && memcmp(data, "testing", 7) == 0);
-    data += rest;
-    size -= rest;
+    line = fuzz_next_line(&data, &size, &len);
+    testing = (len == 7 && memcmp(line, "testing", 7) == 0);
 
-    len = fuzz_line(data, size, &rest);
-    fuzz_split(data, len, ' ', FUZZ_MAX_PARTS, &conf);
-    data += rest;
-    size -= rest;
+    line = fuzz_next_line(&data, &size, &len);
+    fuzz_split(line, len, ' ', FUZZ_MAX_PARTS, &conf);
 
     nrua = 0;
 
