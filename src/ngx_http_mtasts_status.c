@@ -55,6 +55,7 @@ static ngx_uint_t ngx_http_mtasts_status_gone(ngx_http_request_t *r);
 static void ngx_http_mtasts_status_poll(ngx_event_t *ev);
 static void ngx_http_mtasts_status_slice(ngx_event_t *ev);
 static void ngx_http_mtasts_status_cleanup(void *data);
+static void ngx_http_mtasts_status_unwait(ngx_http_mtasts_status_ctx_t *ctx);
 static ngx_int_t ngx_http_mtasts_status_send(ngx_http_request_t *r,
     ngx_http_mtasts_status_ctx_t *ctx);
 static ngx_int_t ngx_http_mtasts_status_output(ngx_http_request_t *r,
@@ -355,6 +356,8 @@ ngx_http_mtasts_status_init_process(ngx_cycle_t *cycle)
     ngx_event_t                  *ev;
     ngx_http_mtasts_main_conf_t  *mmcf;
 
+    ngx_queue_init(&ngx_http_mtasts_waiting);
+
     mmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_mtasts_module);
 
     if (mmcf == NULL || mmcf->shm_zone == NULL) {
@@ -512,10 +515,6 @@ ngx_http_mtasts_status_handler(ngx_http_request_t *r)
     ctx->poll.handler = ngx_http_mtasts_status_poll;
 
     ngx_add_timer(&ctx->poll, NGX_HTTP_MTASTS_POLL);
-
-    if (ngx_http_mtasts_waiting.next == NULL) {
-        ngx_queue_init(&ngx_http_mtasts_waiting);
-    }
 
     ngx_queue_insert_tail(&ngx_http_mtasts_waiting, &ctx->queue);
 
@@ -820,8 +819,7 @@ ngx_http_mtasts_status_poll(ngx_event_t *ev)
         return;
 
     } else {
-        ngx_queue_remove(&ctx->queue);
-        ctx->queue.next = NULL;
+        ngx_http_mtasts_status_unwait(ctx);
 
         rc = ngx_http_mtasts_status_send(r, ctx);
 
@@ -902,6 +900,15 @@ ngx_http_mtasts_status_cleanup(void *data)
         ngx_delete_posted_event(&ctx->poll);
     }
 
+    ngx_http_mtasts_status_unwait(ctx);
+}
+
+
+/* no longer among the requests that wait for checks */
+
+static void
+ngx_http_mtasts_status_unwait(ngx_http_mtasts_status_ctx_t *ctx)
+{
     if (ctx->queue.next) {
         ngx_queue_remove(&ctx->queue);
         ctx->queue.next = NULL;
@@ -920,10 +927,6 @@ ngx_http_mtasts_status_wake(void)
 {
     ngx_queue_t                   *q;
     ngx_http_mtasts_status_ctx_t  *ctx;
-
-    if (ngx_http_mtasts_waiting.next == NULL) {
-        return;
-    }
 
     for (q = ngx_queue_head(&ngx_http_mtasts_waiting);
          q != ngx_queue_sentinel(&ngx_http_mtasts_waiting);
