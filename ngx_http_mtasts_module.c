@@ -275,7 +275,6 @@ ngx_http_mtasts_create_srv_conf(ngx_conf_t *cf)
      *
      *     mscf->domains = NULL;
      *     mscf->id = { 0, NULL };      unset; "auto" is { 0, "" }
-     *     mscf->domain = { 0, NULL };
      *     mscf->names = { NULL, 0 };
      *     mscf->entry = NULL;
      *     mscf->body = { 0, NULL };
@@ -1075,7 +1074,6 @@ ngx_http_mtasts_server_names(ngx_conf_t *cf, ngx_http_mtasts_entry_t **e,
     conf = e[0]->conf;
 
     if (n == 1) {
-        conf->domain = e[0]->domain;
         conf->entry = e[0];
         return NGX_OK;
     }

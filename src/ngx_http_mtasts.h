@@ -53,9 +53,8 @@ typedef struct {
 
     /* prepared at load time */
     ngx_uint_t                    index;       /* among "mta_sts on" ones */
-    ngx_str_t                     domain;      /* its only domain, or */
+    ngx_http_mtasts_entry_t      *entry;       /* its only domain, or */
     ngx_hash_t                    names;       /* its domains: entries */
-    ngx_http_mtasts_entry_t      *entry;       /* of its only domain */
     ngx_str_t                     body;
     ngx_str_t                     policy_id;
     ngx_uint_t                    hosted;      /* any mta-sts.* host */

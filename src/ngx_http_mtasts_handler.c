@@ -223,8 +223,9 @@ ngx_http_mtasts_find(ngx_http_request_t *r, ngx_http_mtasts_srv_conf_t *mscf,
      */
 
     if (mscf->entry) {
-        if (domain->len == mscf->domain.len
-            && ngx_memcmp(domain->data, mscf->domain.data, domain->len) == 0)
+        if (domain->len == mscf->entry->domain.len
+            && ngx_memcmp(domain->data, mscf->entry->domain.data, domain->len)
+               == 0)
         {
             *entry = mscf->entry;
             return NGX_OK;
