@@ -41,8 +41,9 @@ my $ca = Test::MtaSts::CA->new($d);
 my ($crt, $key) = $ca->cert('mta-sts', days => 90,
 	dns => [map { "mta-sts.$_" } @DOMAINS]);
 
-# The resolver timeout is longer than the delay of split.test's answer,
-# so that the delayed answer counts; timeout.test costs one timeout.
+# The resolver timeout is well longer than the delay of split.test's
+# answer (0.3 s), so that the delayed answer counts even on a slow machine
+# or under the sanitizers; timeout.test costs one timeout.
 # reload.test has a server of its own, whose id a reload changes.
 
 sub write_conf {
@@ -57,7 +58,7 @@ events {
 http {
 	%%TEST_GLOBALS_HTTP%%
 
-	mta_sts_resolver 127.0.0.1:%%PORT_5353%% timeout=1s attempts=1;
+	mta_sts_resolver 127.0.0.1:%%PORT_5353%% timeout=2s attempts=1;
 	mta_sts_check_interval off;
 
 	ssl_certificate $crt;
