@@ -24,7 +24,7 @@ TEST_PKGS  = clang perl curl openssl iproute2 nsd postfix-mta-sts-resolver \
              wrk
 DEMO_PKGS  = openssl curl
 
-SOURCES  = config $(MODULE).c $(wildcard src/*.c src/*.h)
+SOURCES  = config $(MODULE).c $(wildcard src/*.h src/*/*.c src/*/*.h)
 
 .PHONY: all deps test-deps test prove clang demo clean deb \
         asan test-sanitize fuzz bench

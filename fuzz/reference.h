@@ -4,7 +4,7 @@
  *
  * A straightforward reference implementation of MX matching, RFC 8461
  * section 4.1 (docs: mta-sts-rules.md section 5.1), written independently
- * of src/ngx_mtasts_parse.c for the differential fuzzers:
+ * of src/parse/ngx_mtasts_parse.c for the differential fuzzers:
  *
  *   - both sides compare in ASCII lower case;
  *   - one trailing dot of the host (the MX name) is dropped;

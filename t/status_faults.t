@@ -222,7 +222,7 @@ my $dns = Test::MtaSts::FakeDNS->new(port => $t->port(5353),
 ###############################################################################
 
 # Expected checks: [state, message pattern], from the C sources:
-# ngx_http_mtasts_check.c, ngx_http_mtasts_dns.c, ngx_mtasts_record.c.
+# src/check/, src/dns/ngx_http_mtasts_dns.c, src/parse/ngx_mtasts_record.c.
 # The patterns are made with msg() and begins() of Test::MtaSts::Pattern.
 
 sub failed {

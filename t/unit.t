@@ -1,8 +1,8 @@
 #!/usr/bin/perl
 
-# Unit tests of the pure C code: builds t/unit/test_record.c with
-# src/ngx_mtasts_record.c and src/ngx_mtasts_parse.c (gcc, AddressSanitizer,
-# UndefinedBehaviorSanitizer), runs it and reports each of its checks as a
+# Unit tests of the pure C code: builds t/unit/test_record.c with the
+# parsers of src/parse/, ngx_mtasts_record.c and ngx_mtasts_parse.c (gcc,
+# AddressSanitizer, UndefinedBehaviorSanitizer), runs it and reports each of its checks as a
 # test.  TEST_VERBOSE=1 also shows the message of every case.
 
 use warnings;
@@ -18,7 +18,7 @@ use Test::MtaSts::Run qw(run);
 ###############################################################################
 
 my $unit = "$FindBin::Bin/unit";
-my $src = "$FindBin::Bin/../src";
+my $src = "$FindBin::Bin/../src/parse";
 my $tmp = tempdir('mtasts-unit-XXXXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $bin = "$tmp/test_record";
 

@@ -2,7 +2,7 @@
 /*
  * Copyright (C) ngx_http_mtasts_module authors
  *
- * Unit tests of the DNS self-check (src/ngx_mtasts_record.c).  Prints TAP:
+ * Unit tests of the DNS self-check (src/parse/ngx_mtasts_record.c).  Prints TAP:
  * one "ok"/"not ok" line per CHECK, the plan at the end, then a last line
  * "N passed, M failed"; exits non-zero if any check failed.
  */

@@ -2,14 +2,14 @@
 /*
  * Copyright (C) ngx_http_mtasts_module authors
  *
- * The status location: the shared zone of results, the background rounds
- * of checks, and the request handler with its formats and refreshes.
+ * The status location: its arguments, the refreshes that wait for checks,
+ * and the answer, rendered in slices.
  */
 
 
 #include "ngx_http_mtasts_status.h"
-#include "ngx_http_mtasts_dns.h"
-#include "ngx_http_mtasts_starttls.h"
+#include "ngx_http_mtasts_policy.h"
+#include "ngx_http_mtasts_render.h"
 
 
 #define NGX_HTTP_MTASTS_POLL       100     /* ms, refresh=1 waits */
@@ -37,13 +37,6 @@ typedef struct {
 } ngx_http_mtasts_status_ctx_t;
 
 
-static ngx_int_t ngx_http_mtasts_trust(ngx_conf_t *cf,
-    ngx_http_mtasts_main_conf_t *mmcf);
-static ngx_int_t ngx_http_mtasts_init_zone(ngx_shm_zone_t *shm_zone,
-    void *data);
-static ngx_http_mtasts_node_t *ngx_http_mtasts_node(
-    ngx_http_mtasts_main_conf_t *mmcf, ngx_str_t *domain);
-static void ngx_http_mtasts_round_timer(ngx_event_t *ev);
 static ngx_int_t ngx_http_mtasts_status_args(ngx_http_request_t *r,
     ngx_http_mtasts_status_ctx_t *ctx, ngx_uint_t *refresh);
 static ngx_uint_t ngx_http_mtasts_prefers_html(ngx_str_t *accept);
@@ -56,12 +49,11 @@ static void ngx_http_mtasts_status_poll(ngx_event_t *ev);
 static void ngx_http_mtasts_status_slice(ngx_event_t *ev);
 static void ngx_http_mtasts_status_cleanup(void *data);
 static void ngx_http_mtasts_status_unwait(ngx_http_mtasts_status_ctx_t *ctx);
+static void ngx_http_mtasts_status_wake(void);
 static ngx_int_t ngx_http_mtasts_status_send(ngx_http_request_t *r,
     ngx_http_mtasts_status_ctx_t *ctx);
 static ngx_int_t ngx_http_mtasts_status_output(ngx_http_request_t *r,
     ngx_http_mtasts_status_ctx_t *ctx);
-static ngx_int_t ngx_http_mtasts_snapshot(ngx_http_request_t *r,
-    ngx_http_mtasts_status_ctx_t *ctx, ngx_http_mtasts_view_t *view);
 
 
 /* the refresh requests of this worker that wait for checks */
@@ -90,357 +82,14 @@ static ngx_http_mtasts_format_t  ngx_http_mtasts_formats[] = {
 };
 
 
-static ngx_event_t  ngx_http_mtasts_round_event;
-
-
-/*
- * Called in postconfiguration: a zone sized for the domains, in steps of
- * powers of two so that a reload with a few more or fewer domains keeps
- * the zone, and the results in it.
- */
-
-ngx_int_t
-ngx_http_mtasts_status_init(ngx_conf_t *cf, ngx_http_mtasts_main_conf_t *mmcf)
-{
-    size_t      size, want;
-    ngx_str_t   name = ngx_string("mta_sts");
-    ngx_uint_t  i, servers;
-
-    want = 256 * 1024 + mmcf->ndomains * 4096;
-
-    for (size = 1024 * 1024; size < want; size <<= 1) { /* void */ }
-
-    mmcf->shm_zone = ngx_shared_memory_add(cf, &name, size,
-                                           &ngx_http_mtasts_module);
-    if (mmcf->shm_zone == NULL) {
-        return NGX_ERROR;
-    }
-
-    mmcf->shm_zone->init = ngx_http_mtasts_init_zone;
-    mmcf->shm_zone->data = mmcf;
-
-    if (ngx_http_mtasts_trust(cf, mmcf) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    /* longer than any check can take: claims older than that are dead */
-
-    /* c-ares tries every server, doubling the timeout each round */
-
-    servers = 1;
-
-    for (i = 0; i < mmcf->resolver.len; i++) {
-        servers += (mmcf->resolver.data[i] == ',');
-    }
-
-    mmcf->stale = 30 + (time_t) (mmcf->resolver_timeout * servers
-                                 * ((1 << mmcf->resolver_attempts) - 1)
-                                 / 1000) * 2;
-
-    /*
-     * a probe waits at most five times its timeout; a domain's probes may
-     * wait for others' before theirs run, 16 at a time per worker
-     */
-
-    if (mmcf->starttls) {
-        mmcf->stale += (time_t) (mmcf->starttls_timeout / 1000) * 5 * 5;
-    }
-
-    return NGX_OK;
-}
-
-
-/*
- * A TLS client context for the STARTTLS probes, whose store also checks
- * the chains of the policy hosts' certificates: the file of
- * "mta_sts_trusted_certificate", or the system's CA certificates.
- */
-
-static ngx_int_t
-ngx_http_mtasts_trust(ngx_conf_t *cf, ngx_http_mtasts_main_conf_t *mmcf)
-{
-#if (NGX_HTTP_SSL)
-    ngx_pool_cleanup_t  *cln;
-
-    mmcf->ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
-    if (mmcf->ssl == NULL) {
-        return NGX_ERROR;
-    }
-
-    mmcf->ssl->log = cf->log;
-
-    if (ngx_ssl_create(mmcf->ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
-        ngx_ssl_cleanup_ctx(mmcf->ssl);
-        return NGX_ERROR;
-    }
-
-    cln->handler = ngx_ssl_cleanup_ctx;
-    cln->data = mmcf->ssl;
-
-    /* the verdict is read after the handshake, as senders report it */
-
-    SSL_CTX_set_verify(mmcf->ssl->ctx, SSL_VERIFY_NONE, NULL);
-
-    if (mmcf->trusted.data && mmcf->trusted.len == 0) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "invalid value \"\" in "
-                      "\"mta_sts_trusted_certificate\" directive, "
-                      "it must be a file of PEM certificates");
-        return NGX_ERROR;
-    }
-
-    if (mmcf->trusted.len == 0) {
-        if (SSL_CTX_set_default_verify_paths(mmcf->ssl->ctx) != 1) {
-            ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
-                          "could not load the system's CA certificates "
-                          "for the mta_sts checks");
-            return NGX_ERROR;
-        }
-
-        return NGX_OK;
-    }
-
-    if (ngx_conf_full_name(cf->cycle, &mmcf->trusted, 1) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    if (SSL_CTX_load_verify_locations(mmcf->ssl->ctx,
-                                      (char *) mmcf->trusted.data, NULL)
-        != 1)
-    {
-        ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
-                      "invalid value \"%V\" in "
-                      "\"mta_sts_trusted_certificate\" directive, "
-                      "it must be a readable file of PEM certificates",
-                      &mmcf->trusted);
-        return NGX_ERROR;
-    }
-#endif
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_mtasts_init_zone(ngx_shm_zone_t *shm_zone, void *data)
-{
-    ngx_http_mtasts_main_conf_t  *omcf = data;
-
-    size_t                        len;
-    ngx_uint_t                    i;
-    ngx_rbtree_node_t            *n, *sentinel;
-    ngx_http_mtasts_node_t       *node;
-    ngx_http_mtasts_entry_t      *e;
-    ngx_http_mtasts_main_conf_t  *mmcf;
-
-    mmcf = shm_zone->data;
-
-    if (omcf) {
-        mmcf->shpool = omcf->shpool;
-        mmcf->sh = omcf->sh;
-
-    } else {
-        mmcf->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-        mmcf->sh = ngx_slab_alloc(mmcf->shpool, sizeof(ngx_http_mtasts_sh_t));
-        if (mmcf->sh == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_memzero(mmcf->sh, sizeof(ngx_http_mtasts_sh_t));
-
-        ngx_rbtree_init(&mmcf->sh->rbtree, &mmcf->sh->sentinel,
-                        ngx_str_rbtree_insert_value);
-
-        len = sizeof(" in mta_sts zone \"\"") + shm_zone->shm.name.len;
-
-        mmcf->shpool->log_ctx = ngx_slab_alloc(mmcf->shpool, len);
-        if (mmcf->shpool->log_ctx == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_sprintf(mmcf->shpool->log_ctx, " in mta_sts zone \"%V\"%Z",
-                    &shm_zone->shm.name);
-    }
-
-    ngx_shmtx_lock(&mmcf->shpool->mutex);
-
-    mmcf->generation = ++mmcf->sh->generation;
-
-    /* a new configuration is checked soon after it is loaded */
-
-    mmcf->sh->next_round = 0;
-
-    for (i = 0; i < mmcf->ndomains; i++) {
-        node = ngx_http_mtasts_node(mmcf, &mmcf->list[i]->domain);
-        if (node == NULL) {
-            ngx_shmtx_unlock(&mmcf->shpool->mutex);
-            return NGX_ERROR;
-        }
-
-        node->generation = mmcf->generation;
-        /* every server of the domain counts its requests there */
-
-        for (e = mmcf->list[i]; e; e = e->next) {
-            e->node = node;
-        }
-    }
-
-    /* results of domains no longer served are freed, their nodes kept */
-
-    sentinel = mmcf->sh->rbtree.sentinel;
-
-    if (mmcf->sh->rbtree.root != sentinel) {
-        for (n = ngx_rbtree_min(mmcf->sh->rbtree.root, sentinel);
-             n;
-             n = ngx_rbtree_next(&mmcf->sh->rbtree, n))
-        {
-            node = (ngx_http_mtasts_node_t *) n;
-
-            if (node->generation != mmcf->generation && node->result) {
-                ngx_slab_free_locked(mmcf->shpool, node->result);
-                node->result = NULL;
-            }
-        }
-    }
-
-    ngx_shmtx_unlock(&mmcf->shpool->mutex);
-
-    return NGX_OK;
-}
-
-
-static ngx_http_mtasts_node_t *
-ngx_http_mtasts_node(ngx_http_mtasts_main_conf_t *mmcf, ngx_str_t *domain)
-{
-    uint32_t                 hash;
-    ngx_http_mtasts_node_t  *node;
-
-    hash = ngx_crc32_short(domain->data, domain->len);
-
-    node = (ngx_http_mtasts_node_t *)
-           ngx_str_rbtree_lookup(&mmcf->sh->rbtree, domain, hash);
-
-    if (node) {
-        return node;
-    }
-
-    node = ngx_slab_calloc_locked(mmcf->shpool,
-                                  sizeof(ngx_http_mtasts_node_t)
-                                  + domain->len);
-    if (node == NULL) {
-        return NULL;
-    }
-
-    node->sn.node.key = hash;
-    node->sn.str.len = domain->len;
-    node->sn.str.data = node->data;
-    ngx_memcpy(node->data, domain->data, domain->len);
-
-    ngx_rbtree_insert(&mmcf->sh->rbtree, &node->sn.node);
-
-    return node;
-}
-
-
 ngx_int_t
 ngx_http_mtasts_status_init_process(ngx_cycle_t *cycle)
 {
-    ngx_event_t                  *ev;
-    ngx_http_mtasts_main_conf_t  *mmcf;
-
     ngx_queue_init(&ngx_http_mtasts_waiting);
 
-    mmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_mtasts_module);
-
-    if (mmcf == NULL || mmcf->shm_zone == NULL) {
-        return NGX_OK;
-    }
-
-    if (ngx_http_mtasts_dns_init(cycle, &mmcf->resolver,
-                                 mmcf->resolver_timeout,
-                                 mmcf->resolver_attempts)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (mmcf->interval == 0 || mmcf->ndomains == 0) {
-        return NGX_OK;
-    }
-
-    ev = &ngx_http_mtasts_round_event;
-
-    ev->handler = ngx_http_mtasts_round_timer;
-    ev->data = mmcf;
-    ev->log = cycle->log;
-    ev->cancelable = 1;
-
-    /* workers look a little apart, one of them starts the round */
-
-    ngx_add_timer(ev, 1000 + ngx_worker * 100);
+    ngx_http_mtasts_check_on_idle(ngx_http_mtasts_status_wake);
 
     return NGX_OK;
-}
-
-
-void
-ngx_http_mtasts_status_exit_process(ngx_cycle_t *cycle)
-{
-    if (ngx_http_mtasts_round_event.timer_set) {
-        ngx_del_timer(&ngx_http_mtasts_round_event);
-    }
-
-    ngx_http_mtasts_check_exit();
-    ngx_http_mtasts_probe_exit();
-    ngx_http_mtasts_dns_exit();
-}
-
-
-static void
-ngx_http_mtasts_round_timer(ngx_event_t *ev)
-{
-    time_t                        now, next;
-    ngx_uint_t                    start;
-    ngx_http_mtasts_main_conf_t  *mmcf;
-
-    mmcf = ev->data;
-
-    if (ngx_exiting || ngx_quit) {
-        return;
-    }
-
-    now = ngx_time();
-    start = 0;
-
-    ngx_shmtx_lock(&mmcf->shpool->mutex);
-
-    if (mmcf->sh->next_round <= now) {
-        mmcf->sh->next_round = now + mmcf->interval;
-        start = 1;
-    }
-
-    next = mmcf->sh->next_round;
-
-    ngx_shmtx_unlock(&mmcf->shpool->mutex);
-
-    if (start) {
-        ngx_log_error(NGX_LOG_INFO, ev->log, 0,
-                      "mta_sts: checking %ui domains", mmcf->ndomains);
-
-        (void) ngx_http_mtasts_check_start(mmcf, mmcf->list, mmcf->ndomains,
-                                           0, ev->log);
-    }
-
-    ngx_add_timer(ev, (ngx_msec_t) (next > now ? next - now : 1) * 1000
-                      + ngx_worker * 100);
 }
 
 
@@ -922,7 +571,7 @@ ngx_http_mtasts_status_unwait(ngx_http_mtasts_status_ctx_t *ctx)
  * poll stays for checks that other workers run).
  */
 
-void
+static void
 ngx_http_mtasts_status_wake(void)
 {
     ngx_queue_t                   *q;
@@ -946,7 +595,12 @@ static ngx_int_t
 ngx_http_mtasts_status_send(ngx_http_request_t *r,
     ngx_http_mtasts_status_ctx_t *ctx)
 {
-    if (ngx_http_mtasts_snapshot(r, ctx, &ctx->view) != NGX_OK) {
+    ngx_http_mtasts_main_conf_t  *mmcf;
+
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mtasts_module);
+
+    if (ngx_http_mtasts_snapshot(r->pool, mmcf, ctx->domains, ctx->n,
+                                 &ctx->view) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -1012,69 +666,4 @@ ngx_http_mtasts_status_output(ngx_http_request_t *r,
     }
 
     return ngx_http_output_filter(r, out);
-}
-
-
-/* the selected domains' results, copied out under the lock */
-
-static ngx_int_t
-ngx_http_mtasts_snapshot(ngx_http_request_t *r,
-    ngx_http_mtasts_status_ctx_t *ctx, ngx_http_mtasts_view_t *view)
-{
-    u_char                       *p;
-    ngx_uint_t                    i, j;
-    ngx_http_mtasts_item_t       *item;
-    ngx_http_mtasts_node_t       *node;
-    ngx_http_mtasts_result_t     *res;
-    ngx_http_mtasts_main_conf_t  *mmcf;
-
-    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mtasts_module);
-
-    view->now = ngx_time();
-    view->nitems = ctx->n;
-    view->items = ngx_pcalloc(r->pool,
-                              (ctx->n + 1) * sizeof(ngx_http_mtasts_item_t));
-    if (view->items == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (ctx->n == 0) {
-        return NGX_OK;
-    }
-
-    ngx_shmtx_lock(&mmcf->shpool->mutex);
-
-    for (i = 0; i < ctx->n; i++) {
-        item = &view->items[i];
-        node = ctx->domains[i]->node;
-
-        item->domain = ctx->domains[i]->domain;
-        item->conf = ctx->domains[i]->conf;
-        item->in_flight = (node->started != 0);
-
-        for (j = 0; j < NGX_HTTP_MTASTS_NREQ; j++) {
-            item->requests[j] = node->requests[j];
-        }
-
-        res = node->result;
-
-        if (res == NULL) {
-            continue;
-        }
-
-        p = ngx_palloc(r->pool, res->size);
-        if (p == NULL) {
-            ngx_shmtx_unlock(&mmcf->shpool->mutex);
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(p, res, res->size);
-
-        item->result = (ngx_http_mtasts_result_t *) p;
-        ngx_http_mtasts_result_relocate(item->result, (u_char *) res);
-    }
-
-    ngx_shmtx_unlock(&mmcf->shpool->mutex);
-
-    return NGX_OK;
 }

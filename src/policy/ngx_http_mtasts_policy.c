@@ -8,7 +8,7 @@
 
 #include <openssl/evp.h>
 
-#include "ngx_http_mtasts.h"
+#include "ngx_http_mtasts_policy.h"
 
 
 static ngx_int_t ngx_http_mtasts_auto_id(ngx_http_mtasts_srv_conf_t *mscf,

@@ -7,7 +7,8 @@
  */
 
 
-#include "ngx_http_mtasts_status.h"
+#include "ngx_http_mtasts_policy.h"
+#include "ngx_http_mtasts_check.h"
 
 
 typedef enum {

@@ -9,8 +9,7 @@
  */
 
 
-#include "ngx_http_mtasts_status.h"
-#include "ngx_http_mtasts_starttls.h"
+#include "ngx_http_mtasts_probe.h"
 
 
 #define NGX_HTTP_MTASTS_PROBES     16      /* probes at once, per worker */
@@ -65,6 +64,7 @@ static ngx_int_t ngx_http_mtasts_probe_str(ngx_http_mtasts_probe_t *p,
 static ngx_queue_t  ngx_http_mtasts_probes_waiting;
 static ngx_queue_t  ngx_http_mtasts_probes_active;
 static ngx_uint_t   ngx_http_mtasts_probes_running;
+static ngx_uint_t   ngx_http_mtasts_probes_exiting;
 
 
 static const char  *ngx_http_mtasts_stage[] = {
@@ -139,6 +139,8 @@ ngx_http_mtasts_probe_exit(void)
     if (ngx_http_mtasts_probes_waiting.next == NULL) {
         return;
     }
+
+    ngx_http_mtasts_probes_exiting = 1;
 
     /* waiting probes belong to jobs that are dropped with the worker */
 
@@ -659,7 +661,7 @@ ngx_http_mtasts_probe_finish(ngx_http_mtasts_probe_t *p)
         ngx_http_mtasts_probes_running--;
     }
 
-    p->done(p->data);
+    p->done(p->data, ngx_http_mtasts_probes_exiting);
 
     /* the next waiting probe, if any */
 
@@ -695,3 +697,20 @@ ngx_http_mtasts_probe_str(ngx_http_mtasts_probe_t *p, ngx_str_t *dst,
 
     return NGX_OK;
 }
+
+
+#if (NGX_HTTP_SSL)
+
+time_t
+ngx_http_mtasts_asn1_time(const ASN1_TIME *t)
+{
+    struct tm  tm;
+
+    if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1) {
+        return 0;
+    }
+
+    return timegm(&tm);
+}
+
+#endif

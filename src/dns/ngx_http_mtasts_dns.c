@@ -156,6 +156,27 @@ ngx_http_mtasts_dns_exit(void)
 }
 
 
+/*
+ * c-ares 1.18 fails every query in flight to a server whose TCP connection
+ * closed with "connection refused", UDP ones of other domains included:
+ * such a query is sent again, up to three times, before it counts.
+ */
+
+ngx_uint_t
+ngx_http_mtasts_dns_again(int status, ngx_uint_t *tries)
+{
+    if (status != ARES_ECONNREFUSED || *tries >= 3
+        || !ngx_http_mtasts_dns.active || ngx_exiting)
+    {
+        return 0;
+    }
+
+    (*tries)++;
+
+    return 1;
+}
+
+
 ngx_int_t
 ngx_http_mtasts_dns_query(const char *name, int type,
     ares_callback handler, void *data)

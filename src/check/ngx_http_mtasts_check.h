@@ -2,16 +2,18 @@
 /*
  * Copyright (C) ngx_http_mtasts_module authors
  *
- * The self-check: results kept in shared memory, and what the status
- * location renders.
+ * The self-check: what DNS, the policy host and the MX hosts say of each
+ * domain, checked in rounds and kept in shared memory, and the snapshot
+ * of it that the status location renders.
  */
 
 
-#ifndef _NGX_HTTP_MTASTS_STATUS_H_INCLUDED_
-#define _NGX_HTTP_MTASTS_STATUS_H_INCLUDED_
+#ifndef _NGX_HTTP_MTASTS_CHECK_H_INCLUDED_
+#define _NGX_HTTP_MTASTS_CHECK_H_INCLUDED_
 
 
 #include "ngx_http_mtasts.h"
+#include "ngx_http_mtasts_probe.h"
 
 
 /* check states, worst last: a domain's status is its worst check */
@@ -51,21 +53,6 @@ typedef struct {
     ngx_uint_t                    pref;
     ngx_uint_t                    matched;     /* by a policy pattern */
 } ngx_http_mtasts_mx_host_t;
-
-
-/* one STARTTLS probe: an MX host at one of its addresses */
-
-typedef struct {
-    ngx_str_t                     host;
-    ngx_str_t                     address;
-    ngx_uint_t                    ok;
-    ngx_str_t                     reason;      /* what failed, or "" */
-    ngx_str_t                     version;     /* TLS version */
-    ngx_str_t                     cipher;
-    ngx_str_t                     subject;     /* of the MX certificate */
-    ngx_str_t                     issuer;
-    time_t                        expires;     /* 0: no certificate */
-} ngx_http_mtasts_tls_t;
 
 
 /*
@@ -141,56 +128,40 @@ typedef struct {
 } ngx_http_mtasts_view_t;
 
 
-extern ngx_str_t  ngx_http_mtasts_states[];
-extern ngx_str_t  ngx_http_mtasts_check_names[];
+/* called when this worker has no check left to run */
+
+typedef void (*ngx_http_mtasts_idle_pt)(void);
 
 
-/*
- * A render of a view in a format: each call renders a slice, and returns
- * NGX_AGAIN until the body is done, then NGX_OK with a chain, last_buf set
- */
+/* at load: the shared zone, the trust store, the certificates */
 
-#define NGX_HTTP_MTASTS_JSON        0
-#define NGX_HTTP_MTASTS_TEXT        1
-#define NGX_HTTP_MTASTS_PROMETHEUS  2
-#define NGX_HTTP_MTASTS_HTML        3
-#define NGX_HTTP_MTASTS_ZONE        4
-
-typedef struct ngx_http_mtasts_render_s  ngx_http_mtasts_render_t;
-
-ngx_http_mtasts_render_t *ngx_http_mtasts_render_create(
-    ngx_http_request_t *r, ngx_http_mtasts_view_t *view, ngx_uint_t format);
-ngx_int_t ngx_http_mtasts_render(ngx_http_mtasts_render_t *rd,
-    ngx_chain_t **chain);
-
-/* the self-check: shared zone, rounds of checks, the status location */
-
-ngx_int_t ngx_http_mtasts_status_init(ngx_conf_t *cf,
+ngx_int_t ngx_http_mtasts_check_init(ngx_conf_t *cf,
     ngx_http_mtasts_main_conf_t *mmcf);
-ngx_int_t ngx_http_mtasts_status_init_process(ngx_cycle_t *cycle);
-void ngx_http_mtasts_status_exit_process(ngx_cycle_t *cycle);
-ngx_int_t ngx_http_mtasts_status_handler(ngx_http_request_t *r);
-void ngx_http_mtasts_status_wake(void);
+
+/* in each worker */
+
+ngx_int_t ngx_http_mtasts_check_init_process(ngx_cycle_t *cycle);
+void ngx_http_mtasts_check_exit_process(ngx_cycle_t *cycle);
+
+/* rounds of checks: "first" puts a round before those already queued */
 
 ngx_int_t ngx_http_mtasts_check_start(ngx_http_mtasts_main_conf_t *mmcf,
     ngx_http_mtasts_entry_t **domains, ngx_uint_t n, ngx_uint_t first,
     ngx_log_t *log);
-void ngx_http_mtasts_check_exit(void);
+void ngx_http_mtasts_check_on_idle(ngx_http_mtasts_idle_pt handler);
+
+/* the state of a node, with the zone locked */
+
 ngx_uint_t ngx_http_mtasts_claimable(ngx_http_mtasts_main_conf_t *mmcf,
     ngx_http_mtasts_node_t *node, time_t now);
 ngx_uint_t ngx_http_mtasts_forgotten(ngx_http_mtasts_main_conf_t *mmcf,
     ngx_http_mtasts_node_t *node, time_t now);
-size_t ngx_http_mtasts_result_size(ngx_http_mtasts_result_t *src);
-void ngx_http_mtasts_result_pack(ngx_http_mtasts_result_t *src, u_char *dst);
-void ngx_http_mtasts_result_relocate(ngx_http_mtasts_result_t *res,
-    u_char *from);
 
-/* the records a domain should publish */
+/* the domains' results, copied into the pool */
 
-ngx_int_t ngx_http_mtasts_sts_record(ngx_pool_t *pool,
-    ngx_http_mtasts_item_t *item, ngx_str_t *out);
-ngx_int_t ngx_http_mtasts_tlsrpt_record(ngx_pool_t *pool,
-    ngx_http_mtasts_item_t *item, ngx_str_t *out);
+ngx_int_t ngx_http_mtasts_snapshot(ngx_pool_t *pool,
+    ngx_http_mtasts_main_conf_t *mmcf, ngx_http_mtasts_entry_t **domains,
+    ngx_uint_t n, ngx_http_mtasts_view_t *view);
 
 
-#endif /* _NGX_HTTP_MTASTS_STATUS_H_INCLUDED_ */
+#endif /* _NGX_HTTP_MTASTS_CHECK_H_INCLUDED_ */

@@ -1,0 +1,351 @@
+
+/*
+ * Copyright (C) ngx_http_mtasts_module authors
+ *
+ * A render of a view in a format.  Each format is a list of sections, each
+ * a head and a line per domain.  A render runs the sections twice over the
+ * same view: once to measure the body, once to fill one buffer of exactly
+ * that size; a call renders a slice of NGX_HTTP_MTASTS_SLICE lines, so
+ * that a status answer of thousands of domains takes many turns of the
+ * event loop and other requests are served meanwhile.
+ */
+
+
+#include "ngx_http_mtasts_render.h"
+
+
+#define NGX_HTTP_MTASTS_SLICE     256        /* lines rendered per call */
+
+
+#define NGX_HTTP_MTASTS_PREPARE   0
+#define NGX_HTTP_MTASTS_MEASURE   1
+#define NGX_HTTP_MTASTS_FILL      2
+
+
+struct ngx_http_mtasts_render_s {
+    ngx_http_request_t           *request;
+    ngx_http_mtasts_section_t    *sections;
+    ngx_http_mtasts_out_t         out;
+    ngx_buf_t                    *buf;
+    ngx_uint_t                    phase;
+    ngx_uint_t                    section;     /* where the pass is */
+    ngx_uint_t                    row;
+    ngx_uint_t                    started;     /* the section's head is out */
+};
+
+
+static ngx_int_t ngx_http_mtasts_pass(ngx_http_mtasts_render_t *rd,
+    ngx_uint_t *budget);
+static ngx_int_t ngx_http_mtasts_sts_record(ngx_pool_t *pool,
+    ngx_http_mtasts_item_t *item, ngx_str_t *out);
+static ngx_int_t ngx_http_mtasts_tlsrpt_record(ngx_pool_t *pool,
+    ngx_http_mtasts_item_t *item, ngx_str_t *out);
+
+
+/* as many as NGX_HTTP_MTASTS_NCHECKS */
+
+static ngx_http_mtasts_check_t  ngx_http_mtasts_unchecked[] = {
+    { NGX_HTTP_MTASTS_PENDING, ngx_string("not checked yet") },
+    { NGX_HTTP_MTASTS_PENDING, ngx_string("not checked yet") },
+    { NGX_HTTP_MTASTS_PENDING, ngx_string("not checked yet") },
+    { NGX_HTTP_MTASTS_PENDING, ngx_string("not checked yet") },
+    { NGX_HTTP_MTASTS_PENDING, ngx_string("not checked yet") },
+    { NGX_HTTP_MTASTS_PENDING, ngx_string("not checked yet") }
+};
+
+
+/* as NGX_HTTP_MTASTS_JSON and the others */
+
+static ngx_http_mtasts_section_t  *ngx_http_mtasts_formats[] = {
+    ngx_http_mtasts_json_sections,
+    ngx_http_mtasts_text_sections,
+    ngx_http_mtasts_prometheus_sections,
+    ngx_http_mtasts_html_sections,
+    ngx_http_mtasts_zone_sections
+};
+
+
+ngx_http_mtasts_render_t *
+ngx_http_mtasts_render_create(ngx_http_request_t *r,
+    ngx_http_mtasts_view_t *view, ngx_uint_t format)
+{
+    ngx_http_mtasts_render_t  *rd;
+
+    rd = ngx_pcalloc(r->pool, sizeof(ngx_http_mtasts_render_t));
+    if (rd == NULL) {
+        return NULL;
+    }
+
+    rd->out.rows = ngx_palloc(r->pool,
+                              view->nitems * sizeof(ngx_http_mtasts_row_t));
+    if (rd->out.rows == NULL) {
+        return NULL;
+    }
+
+    rd->request = r;
+    rd->sections = ngx_http_mtasts_formats[format];
+    rd->out.view = view;
+    rd->phase = NGX_HTTP_MTASTS_PREPARE;
+
+    return rd;
+}
+
+
+static ngx_int_t
+ngx_http_mtasts_sts_record(ngx_pool_t *pool, ngx_http_mtasts_item_t *item,
+    ngx_str_t *out)
+{
+    size_t                       len;
+    u_char                      *p;
+    ngx_http_mtasts_srv_conf_t  *conf;
+
+    conf = item->conf;
+
+    len = sizeof("_mta-sts.. IN TXT \"v=STSv1; id=\"") - 1
+          + item->domain.len + conf->policy_id.len;
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = p;
+    out->len = ngx_sprintf(p, "_mta-sts.%V. IN TXT \"v=STSv1; id=%V\"",
+                           &item->domain, &conf->policy_id)
+               - p;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A TXT string holds at most 255 bytes: a longer record is written as
+ * several strings, which a reader concatenates.
+ */
+
+static ngx_int_t
+ngx_http_mtasts_tlsrpt_record(ngx_pool_t *pool, ngx_http_mtasts_item_t *item,
+    ngx_str_t *out)
+{
+    size_t                       len, vlen, nstr, n;
+    u_char                      *p, *v, *s, *last;
+    ngx_str_t                   *uri;
+    ngx_uint_t                   i;
+    ngx_http_mtasts_srv_conf_t  *conf;
+
+    conf = item->conf;
+
+    if (conf->rua == NULL || conf->rua->nelts == 0) {
+        out->len = 0;
+        out->data = NULL;
+        return NGX_OK;
+    }
+
+    uri = conf->rua->elts;
+
+    vlen = sizeof("v=TLSRPTv1; rua=") - 1 + conf->rua->nelts - 1;
+
+    for (i = 0; i < conf->rua->nelts; i++) {
+        vlen += uri[i].len;
+    }
+
+    /* each string quoted, a space between two strings */
+
+    nstr = (vlen + NGX_HTTP_MTASTS_TXT_MAX - 1) / NGX_HTTP_MTASTS_TXT_MAX;
+
+    len = sizeof("_smtp._tls.. IN TXT ") - 1 + item->domain.len
+          + vlen + nstr * 3 - 1;
+
+    /* the value first, then the record made of it */
+
+    v = ngx_pnalloc(pool, vlen + len);
+    if (v == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(v, "v=TLSRPTv1; rua=", sizeof("v=TLSRPTv1; rua=") - 1);
+
+    for (i = 0; i < conf->rua->nelts; i++) {
+        if (i) {
+            *p++ = ',';
+        }
+
+        p = ngx_cpymem(p, uri[i].data, uri[i].len);
+    }
+
+    last = p;
+    out->data = p;
+
+    p = ngx_sprintf(p, "_smtp._tls.%V. IN TXT ", &item->domain);
+
+    for (s = v; s < last; s += n) {
+        n = ngx_min((size_t) (last - s), NGX_HTTP_MTASTS_TXT_MAX);
+
+        if (s != v) {
+            *p++ = ' ';
+        }
+
+        *p++ = '"';
+        p = ngx_cpymem(p, s, n);
+        *p++ = '"';
+    }
+
+    out->len = p - out->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * One slice of a render: NGX_AGAIN while there is more, NGX_OK with the
+ * chain (last_buf set) once the body is done.
+ */
+
+ngx_int_t
+ngx_http_mtasts_render(ngx_http_mtasts_render_t *rd, ngx_chain_t **chain)
+{
+    ngx_uint_t               budget;
+    ngx_chain_t             *cl;
+    ngx_http_request_t      *r;
+    ngx_http_mtasts_row_t   *row;
+    ngx_http_mtasts_out_t   *out;
+    ngx_http_mtasts_item_t  *item;
+
+    r = rd->request;
+    out = &rd->out;
+    budget = NGX_HTTP_MTASTS_SLICE;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mta-sts status slice: phase %ui, section %ui, row %ui",
+                   rd->phase, rd->section, rd->row);
+
+    if (rd->phase == NGX_HTTP_MTASTS_PREPARE) {
+
+        for ( /* void */ ; rd->row < out->view->nitems; rd->row++) {
+
+            if (budget-- == 0) {
+                return NGX_AGAIN;
+            }
+
+            item = &out->view->items[rd->row];
+            row = &out->rows[rd->row];
+
+            row->item = item;
+
+            if (item->result) {
+                row->checks = item->result->checks;
+                row->status = item->result->status;
+
+            } else {
+                row->checks = ngx_http_mtasts_unchecked;
+                row->status = NGX_HTTP_MTASTS_PENDING;
+            }
+
+            if (ngx_http_mtasts_sts_record(r->pool, item, &row->sts)
+                != NGX_OK
+                || ngx_http_mtasts_tlsrpt_record(r->pool, item, &row->tlsrpt)
+                   != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+
+        rd->row = 0;
+        rd->phase = NGX_HTTP_MTASTS_MEASURE;
+    }
+
+    if (rd->phase == NGX_HTTP_MTASTS_MEASURE) {
+
+        if (ngx_http_mtasts_pass(rd, &budget) == NGX_AGAIN) {
+            return NGX_AGAIN;
+        }
+
+        rd->buf = ngx_create_temp_buf(r->pool, out->size);
+        if (rd->buf == NULL) {
+            return NGX_ERROR;
+        }
+
+        out->pos = rd->buf->pos;
+        out->end = rd->buf->end;
+        rd->phase = NGX_HTTP_MTASTS_FILL;
+    }
+
+    if (ngx_http_mtasts_pass(rd, &budget) == NGX_AGAIN) {
+        return NGX_AGAIN;
+    }
+
+    if (out->overflow) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "mta-sts status changed while rendered");
+        return NGX_ERROR;
+    }
+
+    rd->buf->last = out->pos;
+    rd->buf->last_buf = (r == r->main) ? 1 : 0;
+    rd->buf->last_in_chain = 1;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mta-sts status: %ui domains, %uz bytes",
+                   out->view->nitems, out->size);
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    cl->buf = rd->buf;
+    cl->next = NULL;
+
+    *chain = cl;
+
+    return NGX_OK;
+}
+
+
+/* the sections, from where the last slice stopped, within the budget */
+
+static ngx_int_t
+ngx_http_mtasts_pass(ngx_http_mtasts_render_t *rd, ngx_uint_t *budget)
+{
+    ngx_http_mtasts_out_t      *out;
+    ngx_http_mtasts_section_t  *sec;
+
+    out = &rd->out;
+
+    for (sec = &rd->sections[rd->section];
+         sec->text.len || sec->head || sec->line;
+         sec = &rd->sections[++rd->section])
+    {
+        if (!rd->started) {
+            ngx_http_mtasts_put_str(out, &sec->text);
+
+            out->any = 0;
+
+            if (sec->head) {
+                sec->head(out);
+            }
+
+            rd->started = 1;
+        }
+
+        for ( /* void */ ;
+             sec->line && rd->row < out->view->nitems;
+             rd->row++)
+        {
+            if (*budget == 0) {
+                return NGX_AGAIN;
+            }
+
+            (*budget)--;
+
+            sec->line(out, &out->rows[rd->row]);
+        }
+
+        rd->row = 0;
+        rd->started = 0;
+    }
+
+    rd->section = 0;
+
+    return NGX_OK;
+}
