@@ -22,7 +22,7 @@ BUILD_PKGS = nginx-core nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
 TEST_PKGS  = clang perl curl openssl iproute2 nsd postfix-mta-sts-resolver \
              libnet-dns-perl libio-socket-ssl-perl procps libclang-rt-14-dev \
              wrk
-DEMO_PKGS  = openssl curl
+DEMO_PKGS  = openssl curl nsd
 
 SOURCES  = config $(MODULE).c $(wildcard src/*.h src/*/*.c src/*/*.h)
 
@@ -74,7 +74,7 @@ ASAN_OPT = -g -O1 -fPIC -fno-omit-frame-pointer $(ASAN_SAN)
 ASAN_LD  = -fPIC $(ASAN_SAN) -Wl,-rpath,$$(clang --print-runtime-dir)
 ASAN_ENV = TEST_NGINX_SANITIZE=1 TEST_NGINX_ASAN_LIB=$(ASAN_RT) \
            TEST_NGINX_MODULE=$(CURDIR)/$(ASAN)/objs/$(MODULE).so
-SANITIZE_SKIP = t/package.t t/unit.t t/fuzz.t
+SANITIZE_SKIP = t/package.t t/unit.t t/fuzz.t t/demo.t
 
 # (configured anew when the flags change; configure runs its test
 # programs with the runtime: no leak reports)
