@@ -18,7 +18,7 @@ CC_OPT   = -g -O2 -fPIC -Werror -Wall -Wextra -Wno-unused-parameter
 LD_OPT   = -fPIC
 
 BUILD_PKGS = nginx-core nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
-             libidn2-dev libpsl-dev libc-ares-dev make gcc
+             libidn2-dev libpsl-dev libc-ares-dev libjson-c-dev make gcc
 TEST_PKGS  = clang perl curl openssl iproute2 nsd postfix-mta-sts-resolver \
              libnet-dns-perl libio-socket-ssl-perl procps libclang-rt-14-dev \
              wrk
@@ -109,7 +109,7 @@ clean:
 # as installable packages, and lintian.
 DEB      = $(BUILD)/deb
 DEB_PKGS = dpkg-dev debhelper nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
-           libidn2-dev libpsl-dev libc-ares-dev lintian
+           libidn2-dev libpsl-dev libc-ares-dev libjson-c-dev lintian
 
 deb:
 	@sh tools/need-packages $(DEB_PKGS)

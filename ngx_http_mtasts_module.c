@@ -9,6 +9,7 @@
 #include "ngx_http_mtasts_policy.h"
 #include "ngx_http_mtasts_check.h"
 #include "ngx_http_mtasts_status.h"
+#include "ngx_http_mtasts_tlsrpt.h"
 
 
 static ngx_int_t ngx_http_mtasts_preconfiguration(ngx_conf_t *cf);
@@ -17,6 +18,9 @@ static void *ngx_http_mtasts_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_mtasts_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_mtasts_create_srv_conf(ngx_conf_t *cf);
 static char *ngx_http_mtasts_merge_srv_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static void *ngx_http_mtasts_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_mtasts_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 
 static char *ngx_http_mtasts_mode(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -35,6 +39,8 @@ static char *ngx_http_mtasts_rua(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mtasts_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_mtasts_tlsrpt_receive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_mtasts_resolver(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mtasts_interval(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -145,6 +151,20 @@ static ngx_command_t  ngx_http_mtasts_commands[] = {
       offsetof(ngx_http_mtasts_main_conf_t, trusted),
       NULL },
 
+    { ngx_string("mta_sts_tlsrpt_receive"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_mtasts_tlsrpt_receive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mta_sts_tlsrpt_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_mtasts_loc_conf_t, tlsrpt_max_size),
+      NULL },
+
       ngx_null_command
 };
 
@@ -159,8 +179,8 @@ static ngx_http_module_t  ngx_http_mtasts_module_ctx = {
     ngx_http_mtasts_create_srv_conf,       /* create server configuration */
     ngx_http_mtasts_merge_srv_conf,        /* merge server configuration */
 
-    NULL,                                  /* create location configuration */
-    NULL                                   /* merge location configuration */
+    ngx_http_mtasts_create_loc_conf,       /* create location configuration */
+    ngx_http_mtasts_merge_loc_conf         /* merge location configuration */
 };
 
 
@@ -943,6 +963,98 @@ ngx_http_mtasts_timeout(ngx_conf_t *cf, ngx_command_t *cmd, ngx_str_t *value,
     return NGX_OK;
 }
 
+
+
+static void *
+ngx_http_mtasts_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_mtasts_loc_conf_t  *mlcf;
+
+    mlcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_mtasts_loc_conf_t));
+    if (mlcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     mlcf->tlsrpt = NULL;
+     */
+
+    mlcf->tlsrpt_max_size = NGX_CONF_UNSET_SIZE;
+
+    return mlcf;
+}
+
+
+static char *
+ngx_http_mtasts_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_mtasts_loc_conf_t *prev = parent;
+    ngx_http_mtasts_loc_conf_t *conf = child;
+
+    ngx_conf_merge_size_value(conf->tlsrpt_max_size, prev->tlsrpt_max_size,
+                              20 * 1024 * 1024);
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * mta_sts_tlsrpt_receive dir: the directory is made at start, as nginx
+ * makes its temporary paths, for the worker processes' user.
+ */
+
+static char *
+ngx_http_mtasts_tlsrpt_receive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_mtasts_loc_conf_t *mlcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_path_t                *path;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (mlcf->tlsrpt) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        return ngx_http_mtasts_invalid(cf, &cmd->name, &value[1],
+                                       "a directory is needed");
+    }
+
+    path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
+    if (path == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    path->name = value[1];
+
+    if (path->name.len > 1 && path->name.data[path->name.len - 1] == '/') {
+        path->name.len--;
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &path->name, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    path->conf_file = cf->conf_file->file.name.data;
+    path->line = cf->conf_file->line;
+
+    if (ngx_add_path(cf, &path) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    mlcf->tlsrpt = path;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_mtasts_tlsrpt_handler;
+
+    return NGX_CONF_OK;
+}
 
 
 static ngx_int_t

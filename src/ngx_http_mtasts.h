@@ -104,6 +104,12 @@ typedef struct {
 } ngx_http_mtasts_main_conf_t;
 
 
+typedef struct {
+    ngx_path_t                   *tlsrpt;      /* mta_sts_tlsrpt_receive */
+    size_t                        tlsrpt_max_size;
+} ngx_http_mtasts_loc_conf_t;
+
+
 extern ngx_module_t  ngx_http_mtasts_module;
 extern ngx_str_t     ngx_http_mtasts_modes[];
 

@@ -267,6 +267,23 @@ my @blocks = (
 		qr/invalid number of arguments in "mta_sts_status" directive in \S+:\d+/,
 		'mta_sts_status x'],
 
+	["server { listen 127.0.0.1:%%PORT_8080%%;\n"
+		. "location = /r { mta_sts_tlsrpt_receive \"\"; } }",
+		$inv->('', 'mta_sts_tlsrpt_receive', 'a directory is needed'),
+		'mta_sts_tlsrpt_receive'],
+	["server { listen 127.0.0.1:%%PORT_8080%%; location = /r {\n"
+		. "mta_sts_tlsrpt_receive %%TESTDIR%%/r1;\n"
+		. "mta_sts_tlsrpt_receive %%TESTDIR%%/r2; } }",
+		qr/"mta_sts_tlsrpt_receive" directive is duplicate in \S+:\d+/,
+		'/r2'],
+	["server { listen 127.0.0.1:%%PORT_8080%%;\n"
+		. "mta_sts_tlsrpt_receive %%TESTDIR%%/r1; }",
+		qr/"mta_sts_tlsrpt_receive" directive is not allowed here in \S+:\d+/,
+		'mta_sts_tlsrpt_receive'],
+	["mta_sts_tlsrpt_max_size 20q;\n",
+		qr/"mta_sts_tlsrpt_max_size" directive invalid value in \S+:\d+/,
+		'20q'],
+
 	["mta_sts on;\n", qr/"mta_sts" directive is not allowed here in \S+:\d+/,
 		'mta_sts on'],
 	["mta_sts_domains { a.example; }\n",

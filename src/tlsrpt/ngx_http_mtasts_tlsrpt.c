@@ -1,0 +1,858 @@
+
+/*
+ * Copyright (C) ngx_http_mtasts_module authors
+ *
+ * Receiving TLS-RPT reports (RFC 8460, section 5.3).  nginx reads the body
+ * as it reads any (client_max_body_size, client_body_buffer_size, a
+ * temporary file); then the body is taken in chunks: inflated if it is
+ * gzip (whatever its label says), counted against mta_sts_tlsrpt_max_size,
+ * written to a temporary file in the directory, and fed to json-c's
+ * incremental tokener (depth limit, strict, UTF-8 checked).  At most
+ * NGX_HTTP_MTASTS_TLSRPT_SLICE bytes are handled per turn of the event
+ * loop, so that a large report never holds the worker's other requests.
+ *
+ * A report is stored under a name made of its end date and the SHA-256 of
+ * what identifies it (organization, report-id, date range, policy
+ * domains): fsync'd, then linked into place, so that a duplicate finds the
+ * name taken and nothing stored is ever overwritten or half-written.
+ */
+
+
+#include <zlib.h>
+#include <openssl/evp.h>
+
+#include "ngx_http_mtasts_tlsrpt.h"
+#include "ngx_http_mtasts_policy.h"
+#include "ngx_mtasts_report.h"
+
+
+#define NGX_HTTP_MTASTS_TLSRPT_CHUNK  65536
+#define NGX_HTTP_MTASTS_TLSRPT_SLICE  (4 * NGX_HTTP_MTASTS_TLSRPT_CHUNK)
+#define NGX_HTTP_MTASTS_TLSRPT_KEY    32        /* hex digits in a name */
+
+
+typedef struct {
+    ngx_http_request_t           *request;
+    ngx_http_mtasts_loc_conf_t   *conf;
+    ngx_chain_t                  *in;          /* the body, where we are */
+    off_t                         offset;      /* in its first buffer */
+    ngx_uint_t                    started;
+    ngx_uint_t                    gzip;
+    ngx_uint_t                    zinit;
+    ngx_uint_t                    zend;
+    z_stream                      z;
+    u_char                       *chunk;       /* read from a file */
+    u_char                       *out;         /* inflated */
+    size_t                        size;        /* inflated, or as sent */
+    size_t                        budget;      /* left in this slice */
+    json_tokener                 *tok;
+    json_object                  *root;
+    ngx_fd_t                      fd;
+    u_char                       *tmp;         /* its name, or NULL */
+    ngx_uint_t                    status;      /* the answer */
+    const char                   *reason;
+    ngx_event_t                   ev;          /* the next slice */
+} ngx_http_mtasts_tlsrpt_ctx_t;
+
+
+static ngx_uint_t ngx_http_mtasts_tlsrpt_type(ngx_http_request_t *r);
+static void ngx_http_mtasts_tlsrpt_body(ngx_http_request_t *r);
+static void ngx_http_mtasts_tlsrpt_slice(ngx_event_t *ev);
+static ngx_int_t ngx_http_mtasts_tlsrpt_run(
+    ngx_http_mtasts_tlsrpt_ctx_t *ctx);
+static ngx_int_t ngx_http_mtasts_tlsrpt_feed(
+    ngx_http_mtasts_tlsrpt_ctx_t *ctx, u_char *data, size_t len);
+static ngx_int_t ngx_http_mtasts_tlsrpt_inflate(
+    ngx_http_mtasts_tlsrpt_ctx_t *ctx);
+static ngx_int_t ngx_http_mtasts_tlsrpt_take(
+    ngx_http_mtasts_tlsrpt_ctx_t *ctx, u_char *data, size_t len);
+static ngx_int_t ngx_http_mtasts_tlsrpt_end(
+    ngx_http_mtasts_tlsrpt_ctx_t *ctx);
+static ngx_int_t ngx_http_mtasts_tlsrpt_store(
+    ngx_http_mtasts_tlsrpt_ctx_t *ctx, mtasts_report_t *rep);
+static ngx_int_t ngx_http_mtasts_tlsrpt_fail(
+    ngx_http_mtasts_tlsrpt_ctx_t *ctx, ngx_uint_t status,
+    const char *reason);
+static ngx_int_t ngx_http_mtasts_tlsrpt_io(ngx_http_mtasts_tlsrpt_ctx_t *ctx,
+    const char *what, u_char *name);
+static ngx_int_t ngx_http_mtasts_tlsrpt_answer(ngx_http_request_t *r,
+    ngx_uint_t status, const char *text);
+static int ngx_libc_cdecl ngx_http_mtasts_tlsrpt_cmp(const void *one,
+    const void *two);
+static void ngx_http_mtasts_tlsrpt_drop(ngx_http_mtasts_tlsrpt_ctx_t *ctx);
+static void ngx_http_mtasts_tlsrpt_cleanup(void *data);
+
+
+static ngx_uint_t  ngx_http_mtasts_tlsrpt_serial;
+
+
+ngx_int_t
+ngx_http_mtasts_tlsrpt_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                      rc;
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_mtasts_tlsrpt_ctx_t  *ctx;
+
+    static ngx_str_t  allow = ngx_string("Allow");
+    static ngx_str_t  post = ngx_string("POST");
+
+    if (!(r->method & NGX_HTTP_POST)) {
+        if (ngx_http_mtasts_add_header(r, &allow, &post) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        rc = ngx_http_discard_request_body(r);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_mtasts_tlsrpt_answer(r, NGX_HTTP_NOT_ALLOWED,
+                                             "reports are POSTed");
+    }
+
+    if (!ngx_http_mtasts_tlsrpt_type(r)) {
+        rc = ngx_http_discard_request_body(r);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_mtasts_tlsrpt_answer(r,
+                   NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                   "a report is application/tlsrpt+gzip "
+                   "or application/tlsrpt+json");
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_mtasts_tlsrpt_ctx_t));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (ctx == NULL || cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->conf = ngx_http_get_module_loc_conf(r, ngx_http_mtasts_module);
+    ctx->fd = NGX_INVALID_FILE;
+    ctx->ev.data = ctx;
+    ctx->ev.handler = ngx_http_mtasts_tlsrpt_slice;
+    ctx->ev.log = r->connection->log;
+
+    cln->handler = ngx_http_mtasts_tlsrpt_cleanup;
+    cln->data = ctx;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_mtasts_module);
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_mtasts_tlsrpt_body);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+/* the media type, parameters aside, in any case */
+
+static ngx_uint_t
+ngx_http_mtasts_tlsrpt_type(ngx_http_request_t *r)
+{
+    u_char  *p, *last;
+    size_t   len;
+
+    if (r->headers_in.content_type == NULL) {
+        return 0;
+    }
+
+    p = r->headers_in.content_type->value.data;
+    last = p + r->headers_in.content_type->value.len;
+
+    while (p < last && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    for (len = 0; p + len < last; len++) {
+        if (p[len] == ';' || p[len] == ' ' || p[len] == '\t') {
+            break;
+        }
+    }
+
+    return (len == sizeof("application/tlsrpt+gzip") - 1
+            && ngx_strncasecmp(p, (u_char *) "application/tlsrpt+gzip", len)
+               == 0)
+           || (len == sizeof("application/tlsrpt+json") - 1
+               && ngx_strncasecmp(p, (u_char *) "application/tlsrpt+json",
+                                  len)
+                  == 0);
+}
+
+
+static void
+ngx_http_mtasts_tlsrpt_body(ngx_http_request_t *r)
+{
+    u_char                        *p;
+    size_t                         len;
+    ngx_int_t                      rc;
+    ngx_http_mtasts_tlsrpt_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_mtasts_module);
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        ngx_http_finalize_request(r, ngx_http_mtasts_tlsrpt_answer(r,
+                                         NGX_HTTP_BAD_REQUEST,
+                                         "no report in the body"));
+        return;
+    }
+
+    ctx->in = r->request_body->bufs;
+    ctx->chunk = ngx_pnalloc(r->pool, NGX_HTTP_MTASTS_TLSRPT_CHUNK);
+    ctx->out = ngx_pnalloc(r->pool, NGX_HTTP_MTASTS_TLSRPT_CHUNK);
+
+    ctx->tok = json_tokener_new_ex(MTASTS_REPORT_DEPTH);
+
+    len = ctx->conf->tlsrpt->name.len + sizeof("/.tlsrpt--.tmp")
+          + 2 * NGX_INT_T_LEN;
+    p = ngx_pnalloc(r->pool, len);
+
+    if (ctx->chunk == NULL || ctx->out == NULL || ctx->tok == NULL
+        || p == NULL)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    /* what follows the report is looked at here, for a clearer answer */
+
+    json_tokener_set_flags(ctx->tok,
+                           JSON_TOKENER_STRICT|JSON_TOKENER_VALIDATE_UTF8
+                           |JSON_TOKENER_ALLOW_TRAILING_CHARS);
+
+    /* a temporary file in the directory, for a rename-free link() */
+
+    ngx_sprintf(p, "%V/.tlsrpt-%P-%ui.tmp%Z", &ctx->conf->tlsrpt->name,
+                ngx_pid, ngx_http_mtasts_tlsrpt_serial++);
+
+    ctx->fd = ngx_open_file(p, NGX_FILE_WRONLY, NGX_FILE_CREATE_OR_OPEN
+                                                |O_EXCL, 0600);
+
+    if (ctx->fd == NGX_INVALID_FILE) {
+        (void) ngx_http_mtasts_tlsrpt_io(ctx, ngx_open_file_n, p);
+        ngx_http_finalize_request(r, ngx_http_mtasts_tlsrpt_answer(r,
+                                                 ctx->status, ctx->reason));
+        return;
+    }
+
+    ctx->tmp = p;
+
+    rc = ngx_http_mtasts_tlsrpt_run(ctx);
+
+    if (rc == NGX_AGAIN) {
+        ngx_post_event(&ctx->ev, &ngx_posted_next_events);
+        return;
+    }
+
+    ngx_http_mtasts_tlsrpt_drop(ctx);
+    ngx_http_finalize_request(r, ngx_http_mtasts_tlsrpt_answer(r,
+                                                ctx->status, ctx->reason));
+}
+
+
+static void
+ngx_http_mtasts_tlsrpt_slice(ngx_event_t *ev)
+{
+    ngx_http_mtasts_tlsrpt_ctx_t *ctx = ev->data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    c = r->connection;
+
+    if (ngx_http_mtasts_tlsrpt_run(ctx) == NGX_AGAIN) {
+        ngx_post_event(&ctx->ev, &ngx_posted_next_events);
+        return;
+    }
+
+    ngx_http_mtasts_tlsrpt_drop(ctx);
+    ngx_http_finalize_request(r, ngx_http_mtasts_tlsrpt_answer(r,
+                                                ctx->status, ctx->reason));
+    ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * A slice: NGX_AGAIN while there is more to take, else NGX_DONE with the
+ * answer in ctx->status and ctx->reason.
+ */
+
+static ngx_int_t
+ngx_http_mtasts_tlsrpt_run(ngx_http_mtasts_tlsrpt_ctx_t *ctx)
+{
+    u_char     *data;
+    size_t      len;
+    ssize_t     n;
+    ngx_buf_t  *b;
+
+    /* the budget counts the bytes read and the bytes inflated */
+
+    ctx->budget = NGX_HTTP_MTASTS_TLSRPT_SLICE;
+
+    for ( ;; ) {
+
+        if (ctx->budget == 0) {
+            return NGX_AGAIN;
+        }
+
+        /* what the last slice left to inflate, before reading more */
+
+        if (ctx->gzip && ctx->z.avail_in) {
+            if (ngx_http_mtasts_tlsrpt_inflate(ctx) != NGX_OK) {
+                return NGX_DONE;
+            }
+
+            continue;
+        }
+
+        if (ctx->in == NULL) {
+            break;
+        }
+
+        b = ctx->in->buf;
+
+        if (b->in_file && !ngx_buf_in_memory(b)) {
+            len = (size_t) ngx_min(b->file_last - b->file_pos - ctx->offset,
+                                   NGX_HTTP_MTASTS_TLSRPT_CHUNK);
+
+            n = ngx_read_file(b->file, ctx->chunk, len,
+                              b->file_pos + ctx->offset);
+
+            if (n != (ssize_t) len) {
+                ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
+                              "mta_sts: could not read the report from "
+                              "\"%V\"", &b->file->name);
+                return ngx_http_mtasts_tlsrpt_fail(ctx,
+                                       NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+            }
+
+            data = ctx->chunk;
+
+        } else {
+            len = (size_t) ngx_min(b->last - b->pos - ctx->offset,
+                                   NGX_HTTP_MTASTS_TLSRPT_CHUNK);
+            data = len ? b->pos + ctx->offset : NULL;   /* pos may be NULL */
+        }
+
+        ctx->offset += len;
+
+        if (ctx->offset == (b->in_file && !ngx_buf_in_memory(b)
+                            ? b->file_last - b->file_pos
+                            : b->last - b->pos))
+        {
+            ctx->in = ctx->in->next;
+            ctx->offset = 0;
+        }
+
+        if (len == 0) {
+            continue;
+        }
+
+        ctx->budget -= ngx_min(ctx->budget, len);
+
+        if (ngx_http_mtasts_tlsrpt_feed(ctx, data, len) != NGX_OK) {
+            return NGX_DONE;
+        }
+    }
+
+    return ngx_http_mtasts_tlsrpt_end(ctx);
+}
+
+
+/* a piece of the body, as sent: gzip or not, told by its first bytes */
+
+static ngx_int_t
+ngx_http_mtasts_tlsrpt_feed(ngx_http_mtasts_tlsrpt_ctx_t *ctx, u_char *data,
+    size_t len)
+{
+    if (!ctx->started) {
+        ctx->started = 1;
+        ctx->gzip = (len >= 2 && data[0] == 0x1f && data[1] == 0x8b);
+
+        if (ctx->gzip) {
+            if (inflateInit2(&ctx->z, 16 + MAX_WBITS) != Z_OK) {
+                return ngx_http_mtasts_tlsrpt_fail(ctx,
+                                       NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+            }
+
+            ctx->zinit = 1;
+        }
+    }
+
+    if (!ctx->gzip) {
+        return ngx_http_mtasts_tlsrpt_take(ctx, data, len);
+    }
+
+    if (ctx->zend) {
+        return ngx_http_mtasts_tlsrpt_fail(ctx, NGX_HTTP_BAD_REQUEST,
+                                           "data after the gzip stream");
+    }
+
+    ctx->z.next_in = data;
+    ctx->z.avail_in = len;
+
+    return ngx_http_mtasts_tlsrpt_inflate(ctx);
+}
+
+
+/*
+ * An output chunk at a time, within the slice's budget: a bomb is stopped
+ * at the size limit, and a slice inflates at most its budget.  What is
+ * left of the input stays in ctx->z for the next slice.
+ */
+
+static ngx_int_t
+ngx_http_mtasts_tlsrpt_inflate(ngx_http_mtasts_tlsrpt_ctx_t *ctx)
+{
+    int     rc;
+    size_t  n;
+
+    while (ctx->z.avail_in && !ctx->zend && ctx->budget) {
+        ctx->z.next_out = ctx->out;
+        ctx->z.avail_out = NGX_HTTP_MTASTS_TLSRPT_CHUNK;
+
+        rc = inflate(&ctx->z, Z_NO_FLUSH);
+
+        if (rc == Z_STREAM_END) {
+            ctx->zend = 1;
+
+        } else if (rc != Z_OK) {
+            return ngx_http_mtasts_tlsrpt_fail(ctx, NGX_HTTP_BAD_REQUEST,
+                                               "the gzip data is corrupt");
+        }
+
+        n = NGX_HTTP_MTASTS_TLSRPT_CHUNK - ctx->z.avail_out;
+        ctx->budget -= ngx_min(ctx->budget, n);
+
+        if (n && ngx_http_mtasts_tlsrpt_take(ctx, ctx->out, n) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ctx->zend && ctx->z.avail_in) {
+        return ngx_http_mtasts_tlsrpt_fail(ctx, NGX_HTTP_BAD_REQUEST,
+                                           "data after the gzip stream");
+    }
+
+    return NGX_OK;
+}
+
+
+/* JSON text: counted, kept, parsed */
+
+static ngx_int_t
+ngx_http_mtasts_tlsrpt_take(ngx_http_mtasts_tlsrpt_ctx_t *ctx, u_char *data,
+    size_t len)
+{
+    u_char                 *p, *last;
+    ssize_t                 n;
+    size_t                  end;
+    enum json_tokener_error  jerr;
+
+    ctx->size += len;
+
+    if (ctx->size > ctx->conf->tlsrpt_max_size) {
+        return ngx_http_mtasts_tlsrpt_fail(ctx,
+                                       NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                       "the report is larger than "
+                                       "mta_sts_tlsrpt_max_size");
+    }
+
+    for (p = data, last = data + len; p < last; p += n) {
+        n = ngx_write_fd(ctx->fd, p, last - p);
+
+        if (n == -1) {
+            return ngx_http_mtasts_tlsrpt_io(ctx, ngx_write_fd_n, ctx->tmp);
+        }
+    }
+
+    end = 0;
+
+    if (ctx->root == NULL) {
+        ctx->root = json_tokener_parse_ex(ctx->tok, (char *) data, len);
+
+        if (ctx->root == NULL) {
+            jerr = json_tokener_get_error(ctx->tok);
+
+            if (jerr == json_tokener_continue) {
+                return NGX_OK;
+            }
+
+            ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
+                          "mta_sts: TLS-RPT report refused: %s",
+                          json_tokener_error_desc(jerr));
+
+            return ngx_http_mtasts_tlsrpt_fail(ctx, NGX_HTTP_BAD_REQUEST,
+                                               jerr == json_tokener_error_depth
+                                               ? "the JSON nests too deep"
+                                               : "not valid JSON in UTF-8");
+        }
+
+        end = json_tokener_get_parse_end(ctx->tok);
+    }
+
+    /* the report is whole: only white space may follow */
+
+    for (p = data + end; p < last; p++) {
+        if (*p != ' ' && *p != '\t' && *p != CR && *p != LF) {
+            return ngx_http_mtasts_tlsrpt_fail(ctx, NGX_HTTP_BAD_REQUEST,
+                                               "data after the JSON report");
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mtasts_tlsrpt_end(ngx_http_mtasts_tlsrpt_ctx_t *ctx)
+{
+    const char       *err;
+    mtasts_report_t   rep;
+
+    if (ctx->size == 0) {
+        return ngx_http_mtasts_tlsrpt_fail(ctx, NGX_HTTP_BAD_REQUEST,
+                                           "no report in the body");
+    }
+
+    if (ctx->gzip && !ctx->zend) {
+        return ngx_http_mtasts_tlsrpt_fail(ctx, NGX_HTTP_BAD_REQUEST,
+                                           "the gzip data is cut off");
+    }
+
+    if (ctx->root == NULL) {
+        return ngx_http_mtasts_tlsrpt_fail(ctx, NGX_HTTP_BAD_REQUEST,
+                                           "the JSON report is cut off");
+    }
+
+    err = mtasts_report_check(ctx->root, &rep);
+
+    if (err) {
+        ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
+                      "mta_sts: TLS-RPT report refused: %s", err);
+        return ngx_http_mtasts_tlsrpt_fail(ctx, NGX_HTTP_BAD_REQUEST, err);
+    }
+
+    (void) ngx_http_mtasts_tlsrpt_store(ctx, &rep);
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_mtasts_tlsrpt_store(ngx_http_mtasts_tlsrpt_ctx_t *ctx,
+    mtasts_report_t *rep)
+{
+    u_char                       *p, *name, *key;
+    size_t                        len;
+    ngx_fd_t                      dir;
+    ngx_tm_t                      tm;
+    ngx_str_t                    *d;
+    ngx_uint_t                    i, j, n, served;
+    unsigned int                  mdlen;
+    ngx_http_request_t           *r;
+    mtasts_report_policy_t        pol;
+    u_char                        md[EVP_MAX_MD_SIZE];
+    ngx_http_mtasts_main_conf_t  *mmcf;
+
+    r = ctx->request;
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mtasts_module);
+
+    /* its policy domains, lower case, each once, sorted */
+
+    d = ngx_palloc(r->pool, rep->npolicies * sizeof(ngx_str_t));
+    if (d == NULL) {
+        return ngx_http_mtasts_tlsrpt_fail(ctx,
+                                       NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    n = 0;
+    served = 0;
+    len = 0;
+
+    for (i = 0; i < rep->npolicies; i++) {
+        mtasts_report_policy(ctx->root, i, &pol);
+
+        if (pol.domain == NULL) {
+            continue;
+        }
+
+        d[n].len = ngx_strlen(pol.domain);
+        d[n].data = ngx_pnalloc(r->pool, d[n].len);
+        if (d[n].data == NULL) {
+            return ngx_http_mtasts_tlsrpt_fail(ctx,
+                                       NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        }
+
+        ngx_strlow(d[n].data, (u_char *) pol.domain, d[n].len);
+
+        if (d[n].len && d[n].data[d[n].len - 1] == '.') {
+            d[n].len--;
+        }
+
+        for (j = 0; j < n; j++) {
+            if (d[j].len == d[n].len
+                && ngx_strncmp(d[j].data, d[n].data, d[n].len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (j < n) {
+            continue;
+        }
+
+        if (mmcf->ndomains && ngx_http_mtasts_lookup(mmcf, &d[n]) != NULL) {
+            served++;
+        }
+
+        len += d[n].len + 1;
+        n++;
+    }
+
+    if (served == 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mta_sts: TLS-RPT report \"%s\" of \"%s\" refused: "
+                      "none of its policy domains is served here",
+                      rep->report_id, rep->organization);
+        return ngx_http_mtasts_tlsrpt_fail(ctx, NGX_HTTP_FORBIDDEN,
+                                           "no policy domain of the report "
+                                           "is served here");
+    }
+
+    ngx_qsort(d, n, sizeof(ngx_str_t), ngx_http_mtasts_tlsrpt_cmp);
+
+    /* what identifies it: organization, id, range, domains */
+
+    len += ngx_strlen(rep->organization) + ngx_strlen(rep->report_id)
+           + 2 * NGX_TIME_T_LEN + 4;
+
+    key = ngx_pnalloc(r->pool, len);
+    if (key == NULL) {
+        return ngx_http_mtasts_tlsrpt_fail(ctx,
+                                       NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    p = ngx_sprintf(key, "%s\n%s\n%T\n%T\n", rep->organization,
+                    rep->report_id, rep->start, rep->end);
+
+    for (i = 0; i < n; i++) {
+        p = ngx_sprintf(p, "%V\n", &d[i]);
+    }
+
+    if (EVP_Digest(key, p - key, md, &mdlen, EVP_sha256(), NULL) != 1) {
+        return ngx_http_mtasts_tlsrpt_fail(ctx,
+                                       NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    name = ngx_pnalloc(r->pool, ctx->conf->tlsrpt->name.len
+                                + sizeof("/YYYY-MM-DD-.json")
+                                + NGX_HTTP_MTASTS_TLSRPT_KEY);
+    if (name == NULL) {
+        return ngx_http_mtasts_tlsrpt_fail(ctx,
+                                       NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    ngx_gmtime(rep->end, &tm);
+
+    p = ngx_sprintf(name, "%V/%4d-%02d-%02d-", &ctx->conf->tlsrpt->name,
+                    tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday);
+    p = ngx_hex_dump(p, md, NGX_HTTP_MTASTS_TLSRPT_KEY / 2);
+    ngx_sprintf(p, ".json%Z");
+
+    /* on the disk before it is acknowledged */
+
+    if (fsync(ctx->fd) == -1) {
+        return ngx_http_mtasts_tlsrpt_io(ctx, "fsync()", ctx->tmp);
+    }
+
+    if (ngx_close_file(ctx->fd) == NGX_FILE_ERROR) {
+        ctx->fd = NGX_INVALID_FILE;
+        return ngx_http_mtasts_tlsrpt_io(ctx, ngx_close_file_n, ctx->tmp);
+    }
+
+    ctx->fd = NGX_INVALID_FILE;
+
+    if (link((char *) ctx->tmp, (char *) name) == -1) {
+
+        if (ngx_errno != NGX_EEXIST) {
+            return ngx_http_mtasts_tlsrpt_io(ctx, "link()", name);
+        }
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mta_sts: TLS-RPT report \"%s\" of \"%s\" is already "
+                      "stored as \"%s\"", rep->report_id, rep->organization,
+                      name);
+
+        ctx->status = NGX_HTTP_OK;
+        ctx->reason = "a duplicate: the report was already stored";
+        return NGX_OK;
+    }
+
+    /* the name in the directory is durable too */
+
+    dir = ngx_open_file(ctx->conf->tlsrpt->name.data, NGX_FILE_RDONLY,
+                        NGX_FILE_OPEN, 0);
+
+    if (dir == NGX_INVALID_FILE || fsync(dir) == -1) {
+        if (dir != NGX_INVALID_FILE) {
+            (void) ngx_close_file(dir);
+        }
+
+        /* the report is there, but may not stay after a crash */
+
+        (void) ngx_delete_file(name);
+        return ngx_http_mtasts_tlsrpt_io(ctx, "fsync()",
+                                         ctx->conf->tlsrpt->name.data);
+    }
+
+    (void) ngx_close_file(dir);
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "mta_sts: TLS-RPT report \"%s\" of \"%s\" stored as "
+                  "\"%s\"", rep->report_id, rep->organization, name);
+
+    ctx->status = NGX_HTTP_CREATED;
+    ctx->reason = "stored";
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mtasts_tlsrpt_fail(ngx_http_mtasts_tlsrpt_ctx_t *ctx,
+    ngx_uint_t status, const char *reason)
+{
+    ctx->status = status;
+    ctx->reason = reason;
+    ctx->in = NULL;
+
+    return NGX_ERROR;
+}
+
+
+/* the disk: full, read-only, not ours: 503, and nothing is kept */
+
+static ngx_int_t
+ngx_http_mtasts_tlsrpt_io(ngx_http_mtasts_tlsrpt_ctx_t *ctx,
+    const char *what, u_char *name)
+{
+    ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, ngx_errno,
+                  "mta_sts: TLS-RPT report not stored, %s \"%s\" failed",
+                  what, name);
+
+    return ngx_http_mtasts_tlsrpt_fail(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "the report cannot be stored now");
+}
+
+
+static ngx_int_t
+ngx_http_mtasts_tlsrpt_answer(ngx_http_request_t *r, ngx_uint_t status,
+    const char *text)
+{
+    size_t        len;
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    if (text == NULL) {
+        return status;
+    }
+
+    len = ngx_strlen(text);
+
+    b = ngx_create_temp_buf(r->pool, len + 1);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, text, len);
+    *b->last++ = LF;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len + 1;
+    ngx_str_set(&r->headers_out.content_type, "text/plain");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_mtasts_tlsrpt_cmp(const void *one, const void *two)
+{
+    const ngx_str_t  *a = one;
+    const ngx_str_t  *b = two;
+
+    ngx_int_t  rc;
+
+    rc = ngx_strncmp(a->data, b->data, ngx_min(a->len, b->len));
+
+    if (rc) {
+        return (int) rc;
+    }
+
+    return (a->len > b->len) - (a->len < b->len);
+}
+
+
+/* the temporary file goes before the answer: the report is in place */
+
+static void
+ngx_http_mtasts_tlsrpt_drop(ngx_http_mtasts_tlsrpt_ctx_t *ctx)
+{
+    if (ctx->fd != NGX_INVALID_FILE) {
+        (void) ngx_close_file(ctx->fd);
+        ctx->fd = NGX_INVALID_FILE;
+    }
+
+    if (ctx->tmp) {
+        (void) ngx_delete_file(ctx->tmp);
+        ctx->tmp = NULL;
+    }
+}
+
+
+static void
+ngx_http_mtasts_tlsrpt_cleanup(void *data)
+{
+    ngx_http_mtasts_tlsrpt_ctx_t  *ctx = data;
+
+    if (ctx->ev.posted) {
+        ngx_delete_posted_event(&ctx->ev);
+    }
+
+    if (ctx->root) {
+        json_object_put(ctx->root);
+    }
+
+    if (ctx->tok) {
+        json_tokener_free(ctx->tok);
+    }
+
+    if (ctx->zinit) {
+        (void) inflateEnd(&ctx->z);
+    }
+
+    ngx_http_mtasts_tlsrpt_drop(ctx);
+}
