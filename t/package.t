@@ -118,13 +118,16 @@ sub main {
 	my %in = map { m{ \./(\S+?)(?: -> .*)?$} ? ("/$1" => 1) : () }
 		split /\n/, $out;
 	my @missing = grep { !$in{$_} } ($MODULE, $AVAILABLE, "$DOC/copyright",
+		'/usr/bin/mta-sts-tlsrpt-mail',
+		'/usr/share/man/man1/mta-sts-tlsrpt-mail.1.gz',
 		map { "$DOC/examples/$_" } qw(single-domain.conf
 			many-domains.conf mta-sts.d/example.org.conf
 			mta-sts.d/example.net.conf hosted.conf
 			hosted-domains.txt));
 	push @missing, "$DOC/README*"
 		unless grep { m{^\Q$DOC\E/README} } keys %in;
-	is("@missing", '', 'module, snippet, copyright, README, examples');
+	is("@missing", '',
+		'module, snippet, mail command, copyright, README, examples');
 	ok(!grep({ m{^/etc/} } keys %in), 'nothing shipped in /etc');
 
 	# install
