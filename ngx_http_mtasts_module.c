@@ -41,6 +41,8 @@ static char *ngx_http_mtasts_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mtasts_tlsrpt_receive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_mtasts_tlsrpt_window(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_mtasts_resolver(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mtasts_interval(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -158,6 +160,13 @@ static ngx_command_t  ngx_http_mtasts_commands[] = {
       0,
       NULL },
 
+    { ngx_string("mta_sts_tlsrpt_window"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_mtasts_tlsrpt_window,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("mta_sts_tlsrpt_max_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -236,6 +245,7 @@ ngx_http_mtasts_create_main_conf(ngx_conf_t *cf)
     mmcf->interval = NGX_CONF_UNSET;
     mmcf->starttls = NGX_CONF_UNSET;
     mmcf->starttls_timeout = NGX_CONF_UNSET_MSEC;
+    mmcf->tlsrpt_window = NGX_CONF_UNSET;
 
     return mmcf;
 }
@@ -249,6 +259,7 @@ ngx_http_mtasts_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(mmcf->resolver_timeout, 2000);
     ngx_conf_init_uint_value(mmcf->resolver_attempts, 2);
     ngx_conf_init_value(mmcf->interval, 3600);
+    ngx_conf_init_value(mmcf->tlsrpt_window, 30 * 86400);
     ngx_conf_init_value(mmcf->starttls, 0);
     ngx_conf_init_msec_value(mmcf->starttls_timeout, 10000);
 
@@ -706,6 +717,14 @@ ngx_http_mtasts_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    /* the summary of TLS-RPT reports is for the status location */
+
+    if (mmcf->status && mmcf->tlsrpt_paths
+        && ngx_http_mtasts_tlsrpt_init(cf, mmcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers);
@@ -1011,9 +1030,11 @@ ngx_http_mtasts_tlsrpt_receive(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_mtasts_loc_conf_t *mlcf = conf;
 
-    ngx_str_t                 *value;
-    ngx_path_t                *path;
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_str_t                    *value;
+    ngx_uint_t                    i;
+    ngx_path_t                   *path, **pp;
+    ngx_http_core_loc_conf_t     *clcf;
+    ngx_http_mtasts_main_conf_t  *mmcf;
 
     if (mlcf->tlsrpt) {
         return "is duplicate";
@@ -1050,8 +1071,67 @@ ngx_http_mtasts_tlsrpt_receive(ngx_conf_t *cf, ngx_command_t *cmd,
 
     mlcf->tlsrpt = path;
 
+    /* the directories whose reports the summary reads at start */
+
+    mmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_mtasts_module);
+
+    if (mmcf->tlsrpt_paths == NULL) {
+        mmcf->tlsrpt_paths = ngx_array_create(cf->pool, 2,
+                                              sizeof(ngx_path_t *));
+        if (mmcf->tlsrpt_paths == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    pp = mmcf->tlsrpt_paths->elts;
+
+    for (i = 0; i < mmcf->tlsrpt_paths->nelts; i++) {
+        if (pp[i] == path) {
+            break;
+        }
+    }
+
+    if (i == mmcf->tlsrpt_paths->nelts) {
+        pp = ngx_array_push(mmcf->tlsrpt_paths);
+        if (pp == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *pp = path;
+    }
+
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_mtasts_tlsrpt_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* mta_sts_tlsrpt_window time: from 1 day to 366 days */
+
+static char *
+ngx_http_mtasts_tlsrpt_window(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_mtasts_main_conf_t *mmcf = conf;
+
+    time_t      t;
+    ngx_str_t  *value;
+
+    if (mmcf->tlsrpt_window != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    t = ngx_parse_time(&value[1], 1);
+
+    if (t == (time_t) NGX_ERROR || t < 86400 || t > 366 * 86400) {
+        return ngx_http_mtasts_invalid(cf, &cmd->name, &value[1],
+                                       "it must be a time from 1d to 366d");
+    }
+
+    mmcf->tlsrpt_window = t;
 
     return NGX_CONF_OK;
 }
@@ -1066,7 +1146,9 @@ ngx_http_mtasts_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    if (ngx_http_mtasts_check_init_process(cycle) != NGX_OK) {
+    if (ngx_http_mtasts_check_init_process(cycle) != NGX_OK
+        || ngx_http_mtasts_tlsrpt_init_process(cycle) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -1078,4 +1160,5 @@ static void
 ngx_http_mtasts_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_mtasts_check_exit_process(cycle);
+    ngx_http_mtasts_tlsrpt_exit_process(cycle);
 }

@@ -8,7 +8,8 @@
  *
  * Checks: a report that passes has its strings, a date range in order,
  * at most MTASTS_REPORT_POLICIES policies, each with a type and counts
- * that are not absurd; a policy domain, when set, is not empty.
+ * that are not absurd; a policy domain, when set, is not empty; each
+ * failure detail has a result type, a sane count, no empty MX name.
  */
 
 
@@ -19,13 +20,14 @@
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    size_t                   i;
+    size_t                   i, j, n;
     const char              *err;
     unsigned char           *copy;
     json_object             *root;
     json_tokener            *tok;
     mtasts_report_t          r;
     mtasts_report_policy_t   p;
+    mtasts_report_detail_t   d;
 
     tok = json_tokener_new_ex(MTASTS_REPORT_DEPTH);
     FUZZ_ASSERT(tok != NULL);
@@ -70,6 +72,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_ASSERT(p.domain == NULL || p.domain[0] != '\0');
             FUZZ_ASSERT(p.successful <= 1000000000000000ULL);
             FUZZ_ASSERT(p.failed <= 1000000000000000ULL);
+
+            n = mtasts_report_ndetails(root, i);
+            FUZZ_ASSERT(n <= MTASTS_REPORT_DETAILS);
+
+            for (j = 0; j < n; j++) {
+                mtasts_report_detail(root, i, j, &d);
+
+                FUZZ_ASSERT(d.result_type != NULL
+                            && d.result_type[0] != '\0');
+                FUZZ_ASSERT(d.mx == NULL || d.mx[0] != '\0');
+                FUZZ_ASSERT(d.failed <= 1000000000000000ULL);
+            }
         }
 
     } else {

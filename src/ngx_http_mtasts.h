@@ -101,6 +101,11 @@ typedef struct {
     ngx_slab_pool_t              *shpool;
     ngx_http_mtasts_sh_t         *sh;
     ngx_uint_t                    generation;
+
+    /* TLS-RPT reports */
+    ngx_array_t                  *tlsrpt_paths; /* ngx_path_t *, distinct */
+    time_t                        tlsrpt_window;
+    ngx_shm_zone_t               *tlsrpt_zone;
 } ngx_http_mtasts_main_conf_t;
 
 

@@ -15,6 +15,8 @@ static void ngx_http_mtasts_json_line(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_row_t *row);
 static void ngx_http_mtasts_json_domain(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_json_reports(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
 static void ngx_http_mtasts_json_tls(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_tls_t *tls);
 static void ngx_http_mtasts_put_json(ngx_http_mtasts_out_t *out, ngx_str_t *s);
@@ -196,6 +198,81 @@ ngx_http_mtasts_json_domain(ngx_http_mtasts_out_t *out,
         ngx_http_mtasts_puts(out, "}");
     }
 
+    ngx_http_mtasts_puts(out, "}");
+
+    if (row->reports.enabled) {
+        ngx_http_mtasts_json_reports(out, row);
+    }
+
+    ngx_http_mtasts_puts(out, "}");
+}
+
+
+/* what senders reported, when nginx receives the reports */
+
+static void
+ngx_http_mtasts_json_reports(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    ngx_uint_t                       i;
+    ngx_http_mtasts_tlsrpt_sum_t    *sum;
+    ngx_http_mtasts_tlsrpt_count_t  *c;
+
+    sum = &row->reports;
+
+    ngx_http_mtasts_printf(out, ",\"tlsrpt\":{\"reports\":%uL,"
+                           "\"window\":\"%Td\",\"loading\":%s,"
+                           "\"successful_sessions\":%uL,"
+                           "\"failed_sessions\":%uL,\"failures\":{",
+                           sum->reports, sum->window / 86400,
+                           sum->loading ? "true" : "false",
+                           sum->successful, sum->failed);
+
+    c = sum->failures.elts;
+
+    for (i = 0; i < sum->failures.nelts; i++) {
+        if (i) {
+            ngx_http_mtasts_puts(out, ",");
+        }
+
+        ngx_http_mtasts_put_json(out, &c[i].name);
+        ngx_http_mtasts_printf(out, ":%uL", c[i].failed);
+    }
+
+    ngx_http_mtasts_puts(out, "},\"by_organization\":{");
+
+    c = sum->senders.elts;
+
+    for (i = 0; i < sum->senders.nelts; i++) {
+        if (i) {
+            ngx_http_mtasts_puts(out, ",");
+        }
+
+        ngx_http_mtasts_put_json(out, &c[i].name);
+        ngx_http_mtasts_printf(out, ":{\"reports\":%uL,"
+                               "\"successful_sessions\":%uL,"
+                               "\"failed_sessions\":%uL}",
+                               c[i].reports, c[i].successful, c[i].failed);
+    }
+
+    ngx_http_mtasts_puts(out, "},\"by_mx\":{");
+
+    c = sum->mx.elts;
+
+    for (i = 0; i < sum->mx.nelts; i++) {
+        if (i) {
+            ngx_http_mtasts_puts(out, ",");
+        }
+
+        ngx_http_mtasts_put_json(out, &c[i].name);
+        ngx_http_mtasts_printf(out, ":{\"failed_sessions\":%uL}",
+                               c[i].failed);
+    }
+
+    ngx_http_mtasts_puts(out, "},\"verdict\":{\"status\":");
+    ngx_http_mtasts_put_json(out, &ngx_http_mtasts_states[row->reports_state]);
+    ngx_http_mtasts_puts(out, ",\"message\":");
+    ngx_http_mtasts_put_json(out, &row->reports_verdict);
     ngx_http_mtasts_puts(out, "}}");
 }
 

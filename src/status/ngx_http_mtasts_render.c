@@ -204,14 +204,16 @@ ngx_http_mtasts_tlsrpt_record(ngx_pool_t *pool, ngx_http_mtasts_item_t *item,
 ngx_int_t
 ngx_http_mtasts_render(ngx_http_mtasts_render_t *rd, ngx_chain_t **chain)
 {
-    ngx_uint_t               budget;
-    ngx_chain_t             *cl;
-    ngx_http_request_t      *r;
-    ngx_http_mtasts_row_t   *row;
-    ngx_http_mtasts_out_t   *out;
-    ngx_http_mtasts_item_t  *item;
+    ngx_uint_t                    budget;
+    ngx_chain_t                  *cl;
+    ngx_http_request_t           *r;
+    ngx_http_mtasts_row_t        *row;
+    ngx_http_mtasts_out_t        *out;
+    ngx_http_mtasts_item_t       *item;
+    ngx_http_mtasts_main_conf_t  *mmcf;
 
     r = rd->request;
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mtasts_module);
     out = &rd->out;
     budget = NGX_HTTP_MTASTS_SLICE;
 
@@ -244,9 +246,21 @@ ngx_http_mtasts_render(ngx_http_mtasts_render_t *rd, ngx_chain_t **chain)
             if (ngx_http_mtasts_sts_record(r->pool, item, &row->sts)
                 != NGX_OK
                 || ngx_http_mtasts_tlsrpt_record(r->pool, item, &row->tlsrpt)
+                   != NGX_OK
+                || ngx_http_mtasts_tlsrpt_summary(r->pool, mmcf,
+                                                  &item->domain,
+                                                  out->view->now,
+                                                  &row->reports)
                    != NGX_OK)
             {
                 return NGX_ERROR;
+            }
+
+            if (row->reports.enabled) {
+                row->reports_state = ngx_http_mtasts_tlsrpt_verdict(r->pool,
+                                           &row->reports, item->conf->mode,
+                                           &item->domain,
+                                           &row->reports_verdict);
             }
         }
 

@@ -13,6 +13,7 @@
 
 
 #include "ngx_http_mtasts_check.h"
+#include "ngx_http_mtasts_tlsrpt.h"
 
 
 #define NGX_HTTP_MTASTS_TXT_MAX   255        /* bytes in a TXT string */
@@ -43,6 +44,9 @@ typedef struct {
     ngx_uint_t                    status;
     ngx_str_t                     sts;         /* the records to publish */
     ngx_str_t                     tlsrpt;      /* empty: no rua */
+    ngx_http_mtasts_tlsrpt_sum_t  reports;     /* TLS-RPT, if received */
+    ngx_uint_t                    reports_state;
+    ngx_str_t                     reports_verdict;
 } ngx_http_mtasts_row_t;
 
 

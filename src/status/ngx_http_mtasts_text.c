@@ -123,7 +123,10 @@ ngx_http_mtasts_text_problems(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_row_t *row)
 {
     if (row->status == NGX_HTTP_MTASTS_OK && !row->item->in_flight
-        && !ngx_http_mtasts_testing_ready(row->item))
+        && !ngx_http_mtasts_testing_ready(row->item)
+        && (!row->reports.enabled
+            || row->reports_state == NGX_HTTP_MTASTS_OK
+            || row->reports_state == NGX_HTTP_MTASTS_PENDING))
     {
         return;
     }
@@ -238,6 +241,18 @@ ngx_http_mtasts_text_details(ngx_http_mtasts_out_t *out,
         ngx_http_mtasts_put_str(out, state);
         ngx_http_mtasts_puts(out, ": ");
         ngx_http_mtasts_put_text(out, &row->checks[c].message);
+        ngx_http_mtasts_puts(out, "\n");
+    }
+
+    /* what senders reported */
+
+    if (row->reports.enabled && row->reports_state != NGX_HTTP_MTASTS_OK) {
+        ngx_http_mtasts_put_text(out, &item->domain);
+        ngx_http_mtasts_puts(out, " tlsrpt_reports: ");
+        ngx_http_mtasts_put_str(out,
+                                &ngx_http_mtasts_states[row->reports_state]);
+        ngx_http_mtasts_puts(out, ": ");
+        ngx_http_mtasts_put_text(out, &row->reports_verdict);
         ngx_http_mtasts_puts(out, "\n");
     }
 }

@@ -23,7 +23,6 @@
 
 #include "ngx_http_mtasts_tlsrpt.h"
 #include "ngx_http_mtasts_policy.h"
-#include "ngx_mtasts_report.h"
 
 
 #define NGX_HTTP_MTASTS_TLSRPT_CHUNK  65536
@@ -719,6 +718,10 @@ ngx_http_mtasts_tlsrpt_store(ngx_http_mtasts_tlsrpt_ctx_t *ctx,
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "mta_sts: TLS-RPT report \"%s\" of \"%s\" stored as "
                   "\"%s\"", rep->report_id, rep->organization, name);
+
+    ngx_http_mtasts_tlsrpt_count(mmcf, ctx->root, rep,
+                                 name + ctx->conf->tlsrpt->name.len + 1,
+                                 r->connection->log);
 
     ctx->status = NGX_HTTP_CREATED;
     ctx->reason = "stored";

@@ -26,6 +26,7 @@ static const char *mtasts_report_string(json_object *o, const char *key,
 static const char *mtasts_report_count(json_object *o, const char *key,
     uint64_t *out);
 static const char *mtasts_report_check_policy(json_object *p);
+static json_object *mtasts_report_details(json_object *root, size_t i);
 static int mtasts_digits(const char **s, int n, int *v);
 
 
@@ -216,6 +217,58 @@ mtasts_report_policy(json_object *root, size_t i,
                                &p->successful);
     (void) mtasts_report_count(summary, "total-failure-session-count",
                                &p->failed);
+}
+
+
+static json_object *
+mtasts_report_details(json_object *root, size_t i)
+{
+    json_object  *policies, *e, *details;
+
+    (void) json_object_object_get_ex(root, "policies", &policies);
+    e = json_object_array_get_idx(policies, i);
+
+    if (!json_object_object_get_ex(e, "failure-details", &details)
+        || !json_object_is_type(details, json_type_array))
+    {
+        return NULL;
+    }
+
+    return details;
+}
+
+
+size_t
+mtasts_report_ndetails(json_object *root, size_t i)
+{
+    json_object  *details;
+
+    details = mtasts_report_details(root, i);
+
+    return details ? json_object_array_length(details) : 0;
+}
+
+
+void
+mtasts_report_detail(json_object *root, size_t i, size_t j,
+    mtasts_report_detail_t *d)
+{
+    json_object  *details, *e, *v;
+
+    memset(d, 0, sizeof(mtasts_report_detail_t));
+
+    details = mtasts_report_details(root, i);
+    e = json_object_array_get_idx(details, j);
+
+    (void) mtasts_report_string(e, "result-type", &d->result_type);
+    (void) mtasts_report_count(e, "failed-session-count", &d->failed);
+
+    if (json_object_object_get_ex(e, "receiving-mx-hostname", &v)
+        && json_object_is_type(v, json_type_string)
+        && json_object_get_string_len(v) > 0)
+    {
+        d->mx = json_object_get_string(v);
+    }
 }
 
 

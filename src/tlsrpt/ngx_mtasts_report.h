@@ -42,6 +42,13 @@ typedef struct {
 } mtasts_report_policy_t;
 
 
+typedef struct {
+    const char     *result_type;
+    const char     *mx;         /* receiving-mx-hostname, or NULL */
+    uint64_t        failed;
+} mtasts_report_detail_t;
+
+
 /*
  * NULL if "root" is a report, else a static reason in lower case without
  * a final period.  The strings it sets belong to "root".
@@ -53,6 +60,12 @@ const char *mtasts_report_check(json_object *root, mtasts_report_t *r);
 
 void mtasts_report_policy(json_object *root, size_t i,
     mtasts_report_policy_t *p);
+
+/* the failure details of the i-th policy: how many, and the j-th */
+
+size_t mtasts_report_ndetails(json_object *root, size_t i);
+void mtasts_report_detail(json_object *root, size_t i, size_t j,
+    mtasts_report_detail_t *d);
 
 /* RFC 3339 date-time, a zone optional (UTC then): 0 on success */
 
