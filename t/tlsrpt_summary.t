@@ -101,6 +101,24 @@ for my $k (0 .. 999) {
 	$w->{by_mx}{$mx}{failed_sessions} += $failed;
 }
 
+# the counters of Prometheus count the 100 reports posted only
+
+my %counted;
+
+for my $k (900 .. 999) {
+	my $rep = $reports[$k][0];
+	my $p = $rep->{policies}[0];
+	my $c = $counted{$p->{policy}{'policy-domain'}} //= {};
+	$c->{reports}++;
+	$c->{successful} += $p->{summary}{'total-successful-session-count'};
+	$c->{failed} += $p->{summary}{'total-failure-session-count'};
+	for my $f (@{$p->{'failure-details'} || []}) {
+		my $type = $f->{'result-type'} eq 'something-new' ? 'other'
+			: $f->{'result-type'};
+		$c->{types}{$type} += $f->{'failed-session-count'};
+	}
+}
+
 # one report of d000 from before the window, which must not count
 
 my $old = report('old', 'Org-old', ($today - 40) * 86400, 'd000.example',
@@ -143,7 +161,7 @@ for my $r (@reports[0 .. 899], $old) {
 	$t->write_file("reports/$day-$key.json", $text);
 }
 
-$t->plan(16)->run();
+$t->plan(20)->run();
 
 ###############################################################################
 
@@ -221,6 +239,44 @@ is_deeply($j->{domains}{'d100.example'}{tlsrpt}{verdict}, {
 		. 'senders have said nothing yet.' },
 	'a domain without a report says so');
 
+# Prometheus: the counters of what was posted, the window, the refusals
+
+$t->curl('http://127.0.0.1:' . $t->port(8080) . '/tlsrpt');
+$t->curl('-H', 'Content-Type: application/tlsrpt+json', '--data', '[]',
+	'http://127.0.0.1:' . $t->port(8080) . '/tlsrpt');
+
+my $prom = status('?format=prometheus');
+my (@want, @got);
+
+for my $dom (@domains[0 .. 99]) {
+	my $c = $counted{$dom} // { reports => 0, successful => 0, failed => 0 };
+	push @want, qq(mta_sts_tlsrpt_reports_total{domain="$dom"} $c->{reports}),
+		qq(mta_sts_tlsrpt_sessions_total{domain="$dom",result="successful"})
+			. " $c->{successful}",
+		qq(mta_sts_tlsrpt_sessions_total{domain="$dom",result="failed"})
+			. " $c->{failed}",
+		map { qq(mta_sts_tlsrpt_failures_total{domain="$dom",)
+			. qq(result_type="$_"} $c->{types}{$_}) }
+			sort keys %{$c->{types} || {}};
+	push @want, map { qq(mta_sts_tlsrpt_window_sessions{domain="$dom",)
+		. qq(result="$_->[0]"} $_->[1]) }
+		['successful', $want{$dom}{successful_sessions}],
+		['failed', $want{$dom}{failed_sessions}];
+}
+
+@got = grep { /^mta_sts_tlsrpt_(reports|sessions|failures|window)/
+	&& !/d100/ } split /\n/, $prom;
+is(join("\n", sort @got), join("\n", sort @want),
+	'Prometheus: every TLS-RPT sample of the 100 domains');
+is(join("\n", grep { /^mta_sts_tlsrpt_refused_total/ } split /\n/, $prom),
+	join("\n", map { qq(mta_sts_tlsrpt_refused_total{reason="$_->[0]"})
+		. " $_->[1]" } ['not_a_report', 1], ['no_domain_served', 0],
+		['method', 1], ['too_large', 0], ['media_type', 0],
+		['cannot_store', 0]),
+	'Prometheus: the refusals by reason');
+like($prom, qr/^# TYPE mta_sts_tlsrpt_sessions_total counter$/m,
+	'the sessions are a counter');
+
 my $text = status('?format=text&domain=d001.example');
 my $line = "d001.example tlsrpt_reports: warning: $r->{verdict}{message}";
 like($text, qr/^\Q$line\E$/m, 'the verdict in the text format');
@@ -229,6 +285,10 @@ like($text, qr/^\Q$line\E$/m, 'the verdict in the text format');
 
 $t->stop->run();
 compare('after a restart');
+
+like(status('?format=prometheus'),
+	qr/^mta_sts_tlsrpt_reports_total\{domain="d001\.example"\} 0$/m,
+	'after a restart the counters start again');
 
 $t->reload();
 $j = decode_json(status('?domain=d000.example'));

@@ -38,6 +38,26 @@ static void ngx_http_mtasts_prometheus_tls(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_tls_t *tls);
 static void ngx_http_mtasts_put_label(ngx_http_mtasts_out_t *out,
     ngx_str_t *s);
+static void ngx_http_mtasts_prometheus_reports_head(
+    ngx_http_mtasts_out_t *out);
+static void ngx_http_mtasts_prometheus_reports(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_prometheus_sessions_head(
+    ngx_http_mtasts_out_t *out);
+static void ngx_http_mtasts_prometheus_sessions(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_prometheus_failures_head(
+    ngx_http_mtasts_out_t *out);
+static void ngx_http_mtasts_prometheus_failures(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_prometheus_window_head(
+    ngx_http_mtasts_out_t *out);
+static void ngx_http_mtasts_prometheus_window(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_prometheus_refused(ngx_http_mtasts_out_t *out);
+static void ngx_http_mtasts_prometheus_sample(ngx_http_mtasts_out_t *out,
+    const char *metric, ngx_str_t *domain, const char *label,
+    ngx_str_t *value, uint64_t n);
 
 
 static ngx_str_t  ngx_http_mtasts_methods[] = {
@@ -102,6 +122,22 @@ ngx_http_mtasts_section_t  ngx_http_mtasts_prometheus_sections[] = {
                  "a domain answered by this server since it started.\n"
                  "# TYPE mta_sts_policy_requests_total counter\n"),
       NULL, ngx_http_mtasts_prometheus_requests },
+
+    /* TLS-RPT reports, when they are received: the families then only */
+
+    { ngx_null_string, ngx_http_mtasts_prometheus_reports_head,
+      ngx_http_mtasts_prometheus_reports },
+
+    { ngx_null_string, ngx_http_mtasts_prometheus_sessions_head,
+      ngx_http_mtasts_prometheus_sessions },
+
+    { ngx_null_string, ngx_http_mtasts_prometheus_failures_head,
+      ngx_http_mtasts_prometheus_failures },
+
+    { ngx_null_string, ngx_http_mtasts_prometheus_window_head,
+      ngx_http_mtasts_prometheus_window },
+
+    { ngx_null_string, ngx_http_mtasts_prometheus_refused, NULL },
 
     { ngx_null_string, NULL, NULL }
 };
@@ -370,4 +406,178 @@ ngx_http_mtasts_put_label(ngx_http_mtasts_out_t *out, ngx_str_t *s)
             ngx_http_mtasts_put(out, p, 1);
         }
     }
+}
+
+
+/*
+ * TLS-RPT.  The *_total families count what this nginx stored since its
+ * zone was made (they start again at 0 when nginx restarts, and sum up
+ * across nodes that each store their own reports); the window gauge is
+ * what the verdict counts.
+ */
+
+static void
+ngx_http_mtasts_prometheus_reports_head(ngx_http_mtasts_out_t *out)
+{
+    if (out->tlsrpt) {
+        ngx_http_mtasts_puts(out,
+            "# HELP mta_sts_tlsrpt_reports_total TLS-RPT reports for a "
+            "domain stored by this server.\n"
+            "# TYPE mta_sts_tlsrpt_reports_total counter\n");
+    }
+}
+
+
+static void
+ngx_http_mtasts_prometheus_reports(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    if (row->reports.enabled) {
+        ngx_http_mtasts_prometheus_sample(out, "mta_sts_tlsrpt_reports_total",
+                                          &row->item->domain, NULL, NULL,
+                                          row->reports.stored);
+    }
+}
+
+
+static void
+ngx_http_mtasts_prometheus_sessions_head(ngx_http_mtasts_out_t *out)
+{
+    if (out->tlsrpt) {
+        ngx_http_mtasts_puts(out,
+            "# HELP mta_sts_tlsrpt_sessions_total Sessions that the TLS-RPT "
+            "reports stored by this server count for a domain.\n"
+            "# TYPE mta_sts_tlsrpt_sessions_total counter\n");
+    }
+}
+
+
+static void
+ngx_http_mtasts_prometheus_sessions(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    static ngx_str_t  ok = ngx_string("successful");
+    static ngx_str_t  failed = ngx_string("failed");
+
+    if (row->reports.enabled) {
+        ngx_http_mtasts_prometheus_sample(out,
+                                          "mta_sts_tlsrpt_sessions_total",
+                                          &row->item->domain, "result", &ok,
+                                          row->reports.stored_successful);
+        ngx_http_mtasts_prometheus_sample(out,
+                                          "mta_sts_tlsrpt_sessions_total",
+                                          &row->item->domain, "result",
+                                          &failed,
+                                          row->reports.stored_failed);
+    }
+}
+
+
+static void
+ngx_http_mtasts_prometheus_failures_head(ngx_http_mtasts_out_t *out)
+{
+    if (out->tlsrpt) {
+        ngx_http_mtasts_puts(out,
+            "# HELP mta_sts_tlsrpt_failures_total Failed sessions by result "
+            "type in the TLS-RPT reports stored by this server.\n"
+            "# TYPE mta_sts_tlsrpt_failures_total counter\n");
+    }
+}
+
+
+static void
+ngx_http_mtasts_prometheus_failures(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    ngx_uint_t                       i;
+    ngx_http_mtasts_tlsrpt_count_t  *c;
+
+    if (!row->reports.enabled) {
+        return;
+    }
+
+    c = row->reports.stored_failures.elts;
+
+    for (i = 0; i < row->reports.stored_failures.nelts; i++) {
+        ngx_http_mtasts_prometheus_sample(out,
+                                          "mta_sts_tlsrpt_failures_total",
+                                          &row->item->domain, "result_type",
+                                          &c[i].name, c[i].failed);
+    }
+}
+
+
+static void
+ngx_http_mtasts_prometheus_window_head(ngx_http_mtasts_out_t *out)
+{
+    if (out->tlsrpt) {
+        ngx_http_mtasts_puts(out,
+            "# HELP mta_sts_tlsrpt_window_sessions Sessions in the kept "
+            "TLS-RPT reports of the window (mta_sts_tlsrpt_window).\n"
+            "# TYPE mta_sts_tlsrpt_window_sessions gauge\n");
+    }
+}
+
+
+static void
+ngx_http_mtasts_prometheus_window(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    static ngx_str_t  ok = ngx_string("successful");
+    static ngx_str_t  failed = ngx_string("failed");
+
+    if (row->reports.enabled) {
+        ngx_http_mtasts_prometheus_sample(out,
+                                          "mta_sts_tlsrpt_window_sessions",
+                                          &row->item->domain, "result", &ok,
+                                          row->reports.successful);
+        ngx_http_mtasts_prometheus_sample(out,
+                                          "mta_sts_tlsrpt_window_sessions",
+                                          &row->item->domain, "result",
+                                          &failed, row->reports.failed);
+    }
+}
+
+
+static void
+ngx_http_mtasts_prometheus_refused(ngx_http_mtasts_out_t *out)
+{
+    ngx_uint_t  i;
+
+    if (!out->tlsrpt) {
+        return;
+    }
+
+    ngx_http_mtasts_puts(out,
+        "# HELP mta_sts_tlsrpt_refused_total TLS-RPT reports refused by "
+        "this server, by reason.\n"
+        "# TYPE mta_sts_tlsrpt_refused_total counter\n");
+
+    for (i = 0; i < NGX_HTTP_MTASTS_TLSRPT_NREFUSED; i++) {
+        ngx_http_mtasts_puts(out, "mta_sts_tlsrpt_refused_total{reason=\"");
+        ngx_http_mtasts_put_str(out, &ngx_http_mtasts_tlsrpt_reasons[i]);
+        ngx_http_mtasts_printf(out, "\"} %uL\n", out->refused[i]);
+    }
+}
+
+
+/* metric{domain="...",label="..."} n */
+
+static void
+ngx_http_mtasts_prometheus_sample(ngx_http_mtasts_out_t *out,
+    const char *metric, ngx_str_t *domain, const char *label,
+    ngx_str_t *value, uint64_t n)
+{
+    ngx_http_mtasts_put(out, (u_char *) metric, ngx_strlen(metric));
+    ngx_http_mtasts_puts(out, "{domain=\"");
+    ngx_http_mtasts_put_label(out, domain);
+
+    if (label) {
+        ngx_http_mtasts_puts(out, "\",");
+        ngx_http_mtasts_put(out, (u_char *) label, ngx_strlen(label));
+        ngx_http_mtasts_puts(out, "=\"");
+        ngx_http_mtasts_put_label(out, value);
+    }
+
+    ngx_http_mtasts_printf(out, "\"} %uL\n", n);
 }

@@ -223,6 +223,10 @@ ngx_http_mtasts_render(ngx_http_mtasts_render_t *rd, ngx_chain_t **chain)
 
     if (rd->phase == NGX_HTTP_MTASTS_PREPARE) {
 
+        if (rd->row == 0) {
+            out->tlsrpt = ngx_http_mtasts_tlsrpt_totals(mmcf, out->refused);
+        }
+
         for ( /* void */ ; rd->row < out->view->nitems; rd->row++) {
 
             if (budget-- == 0) {

@@ -59,6 +59,8 @@ typedef struct {
     ngx_uint_t                    overflow;
     ngx_uint_t                    any;         /* a line in this section */
     size_t                        width[NGX_HTTP_MTASTS_NCOLS];
+    ngx_uint_t                    tlsrpt;      /* reports are summed up */
+    uint64_t                      refused[NGX_HTTP_MTASTS_TLSRPT_NREFUSED];
 } ngx_http_mtasts_out_t;
 
 

@@ -23,6 +23,8 @@
 #define NGX_HTTP_MTASTS_SUM_MX        2
 #define NGX_HTTP_MTASTS_SUM_TYPE      3
 
+#define NGX_HTTP_MTASTS_SUM_COUNTER   -1       /* the day of counters */
+
 #define NGX_HTTP_MTASTS_SUM_FILES     16       /* read per turn */
 #define NGX_HTTP_MTASTS_SUM_FILE_MAX  (64 * 1024 * 1024)
 
@@ -38,6 +40,7 @@ typedef struct {
     ngx_pid_t                     loader;
     ngx_queue_t                   recent;      /* stored while loading */
     ngx_uint_t                    full;        /* the zone ran out once */
+    uint64_t                      refused[NGX_HTTP_MTASTS_TLSRPT_NREFUSED];
 } ngx_http_mtasts_sum_sh_t;
 
 
@@ -77,7 +80,7 @@ static ngx_int_t ngx_http_mtasts_sum_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void ngx_http_mtasts_sum_add(ngx_http_mtasts_sum_zone_t *z,
     ngx_http_mtasts_main_conf_t *mmcf, json_object *root,
-    mtasts_report_t *rep, ngx_log_t *log);
+    mtasts_report_t *rep, ngx_uint_t stored, ngx_log_t *log);
 static ngx_int_t ngx_http_mtasts_sum_entry(ngx_http_mtasts_sum_zone_t *z,
     ngx_http_mtasts_sum_node_t *node, time_t day, ngx_uint_t kind,
     const char *name, uint64_t reports, uint64_t successful,
@@ -112,6 +115,19 @@ static const char  *ngx_http_mtasts_sum_types[] = {
     "sts-policy-invalid",
     "sts-webpki-invalid",
     NULL
+};
+
+
+/* as the answers: 400, 403, 405, 413, 415, 503 */
+
+ngx_str_t  ngx_http_mtasts_tlsrpt_reasons[] = {
+    ngx_string("not_a_report"),
+    ngx_string("no_domain_served"),
+    ngx_string("method"),
+    ngx_string("too_large"),
+    ngx_string("media_type"),
+    ngx_string("cannot_store"),
+    ngx_null_string
 };
 
 
@@ -536,7 +552,8 @@ ngx_http_mtasts_sum_file(ngx_http_mtasts_main_conf_t *mmcf, ngx_str_t *dir,
         goto done;
     }
 
-    ngx_http_mtasts_sum_add(mmcf->tlsrpt_zone->data, mmcf, root, &rep, log);
+    ngx_http_mtasts_sum_add(mmcf->tlsrpt_zone->data, mmcf, root, &rep, 0,
+                            log);
 
     rc = NGX_OK;
 
@@ -580,9 +597,10 @@ ngx_http_mtasts_sum_loaded(ngx_http_mtasts_sum_zone_t *z)
 static void
 ngx_http_mtasts_sum_reset(ngx_http_mtasts_sum_zone_t *z)
 {
-    ngx_queue_t                 *q;
-    ngx_rbtree_node_t           *n, *sentinel;
-    ngx_http_mtasts_sum_node_t  *node;
+    ngx_queue_t                  *q, *next;
+    ngx_rbtree_node_t            *n, *sentinel;
+    ngx_http_mtasts_sum_node_t   *node;
+    ngx_http_mtasts_sum_entry_t  *e;
 
     sentinel = z->sh->rbtree.sentinel;
 
@@ -593,10 +611,19 @@ ngx_http_mtasts_sum_reset(ngx_http_mtasts_sum_zone_t *z)
         {
             node = (ngx_http_mtasts_sum_node_t *) n;
 
-            while (!ngx_queue_empty(&node->entries)) {
-                q = ngx_queue_head(&node->entries);
-                ngx_queue_remove(q);
-                ngx_slab_free_locked(z->shpool, q);
+            /* the counters stay: they are not read from the disk */
+
+            for (q = ngx_queue_head(&node->entries);
+                 q != ngx_queue_sentinel(&node->entries);
+                 q = next)
+            {
+                next = ngx_queue_next(q);
+                e = ngx_queue_data(q, ngx_http_mtasts_sum_entry_t, queue);
+
+                if (e->day != NGX_HTTP_MTASTS_SUM_COUNTER) {
+                    ngx_queue_remove(q);
+                    ngx_slab_free_locked(z->shpool, e);
+                }
             }
         }
     }
@@ -628,7 +655,7 @@ ngx_http_mtasts_tlsrpt_count(ngx_http_mtasts_main_conf_t *mmcf,
 
     z = mmcf->tlsrpt_zone->data;
 
-    ngx_http_mtasts_sum_add(z, mmcf, root, rep, log);
+    ngx_http_mtasts_sum_add(z, mmcf, root, rep, 1, log);
 
     ngx_shmtx_lock(&z->shpool->mutex);
 
@@ -660,7 +687,7 @@ ngx_http_mtasts_tlsrpt_count(ngx_http_mtasts_main_conf_t *mmcf,
 static void
 ngx_http_mtasts_sum_add(ngx_http_mtasts_sum_zone_t *z,
     ngx_http_mtasts_main_conf_t *mmcf, json_object *root,
-    mtasts_report_t *rep, ngx_log_t *log)
+    mtasts_report_t *rep, ngx_uint_t stored, ngx_log_t *log)
 {
     u_char                      *low;
     time_t                       day;
@@ -742,6 +769,16 @@ ngx_http_mtasts_sum_add(ngx_http_mtasts_sum_zone_t *z,
                                            pol.successful, pol.failed);
         }
 
+        /* the counters: what this nginx stored, read again or not */
+
+        if (rc == NGX_OK && stored) {
+            rc = ngx_http_mtasts_sum_entry(z, node,
+                                           NGX_HTTP_MTASTS_SUM_COUNTER,
+                                           NGX_HTTP_MTASTS_SUM_TOTAL, "",
+                                           first, pol.successful,
+                                           pol.failed);
+        }
+
         nd = mtasts_report_ndetails(root, i);
 
         for (j = 0; j < nd && rc == NGX_OK; j++) {
@@ -751,6 +788,14 @@ ngx_http_mtasts_sum_add(ngx_http_mtasts_sum_zone_t *z,
                                        NGX_HTTP_MTASTS_SUM_TYPE,
                                        ngx_http_mtasts_sum_type(d.result_type),
                                        0, 0, d.failed);
+
+            if (rc == NGX_OK && stored) {
+                rc = ngx_http_mtasts_sum_entry(z, node,
+                                       NGX_HTTP_MTASTS_SUM_COUNTER,
+                                       NGX_HTTP_MTASTS_SUM_TYPE,
+                                       ngx_http_mtasts_sum_type(d.result_type),
+                                       0, 0, d.failed);
+            }
 
             if (rc == NGX_OK && d.mx) {
                 rc = ngx_http_mtasts_sum_entry(z, node, day,
@@ -872,6 +917,77 @@ ngx_http_mtasts_sum_type(const char *type)
 }
 
 
+/* a report refused, by the answer's status */
+
+void
+ngx_http_mtasts_tlsrpt_refused(ngx_http_mtasts_main_conf_t *mmcf,
+    ngx_uint_t status)
+{
+    ngx_uint_t                   i;
+    ngx_http_mtasts_sum_zone_t  *z;
+
+    switch (status) {
+    case NGX_HTTP_BAD_REQUEST:
+        i = 0;
+        break;
+    case NGX_HTTP_FORBIDDEN:
+        i = 1;
+        break;
+    case NGX_HTTP_NOT_ALLOWED:
+        i = 2;
+        break;
+    case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
+        i = 3;
+        break;
+    case NGX_HTTP_UNSUPPORTED_MEDIA_TYPE:
+        i = 4;
+        break;
+    case NGX_HTTP_SERVICE_UNAVAILABLE:
+        i = 5;
+        break;
+    default:
+        return;
+    }
+
+    if (mmcf->tlsrpt_zone == NULL) {
+        return;
+    }
+
+    z = mmcf->tlsrpt_zone->data;
+
+    ngx_shmtx_lock(&z->shpool->mutex);
+    z->sh->refused[i]++;
+    ngx_shmtx_unlock(&z->shpool->mutex);
+}
+
+
+/* whether reports are summed up, and the refusals */
+
+ngx_uint_t
+ngx_http_mtasts_tlsrpt_totals(ngx_http_mtasts_main_conf_t *mmcf,
+    uint64_t *refused)
+{
+    ngx_uint_t                   i;
+    ngx_http_mtasts_sum_zone_t  *z;
+
+    if (mmcf->tlsrpt_zone == NULL) {
+        return 0;
+    }
+
+    z = mmcf->tlsrpt_zone->data;
+
+    ngx_shmtx_lock(&z->shpool->mutex);
+
+    for (i = 0; i < NGX_HTTP_MTASTS_TLSRPT_NREFUSED; i++) {
+        refused[i] = z->sh->refused[i];
+    }
+
+    ngx_shmtx_unlock(&z->shpool->mutex);
+
+    return 1;
+}
+
+
 /* a domain's summary for the window, copied into the pool */
 
 ngx_int_t
@@ -904,6 +1020,9 @@ ngx_http_mtasts_tlsrpt_summary(ngx_pool_t *pool,
            != NGX_OK
         || ngx_array_init(&sum->mx, pool, 4,
                           sizeof(ngx_http_mtasts_tlsrpt_count_t))
+           != NGX_OK
+        || ngx_array_init(&sum->stored_failures, pool, 4,
+                          sizeof(ngx_http_mtasts_tlsrpt_count_t))
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -925,6 +1044,25 @@ ngx_http_mtasts_tlsrpt_summary(ngx_pool_t *pool,
     {
         next = ngx_queue_next(q);
         e = ngx_queue_data(q, ngx_http_mtasts_sum_entry_t, queue);
+
+        if (e->day == NGX_HTTP_MTASTS_SUM_COUNTER) {
+
+            if (e->kind == NGX_HTTP_MTASTS_SUM_TOTAL) {
+                sum->stored += e->reports;
+                sum->stored_successful += e->successful;
+                sum->stored_failed += e->failed;
+                continue;
+            }
+
+            if (ngx_http_mtasts_sum_merge(&sum->stored_failures, e)
+                != NGX_OK)
+            {
+                rc = NGX_ERROR;
+                break;
+            }
+
+            continue;
+        }
 
         /* a day that left the window */
 
@@ -974,6 +1112,8 @@ ngx_http_mtasts_tlsrpt_summary(ngx_pool_t *pool,
     ngx_qsort(sum->senders.elts, sum->senders.nelts,
               sizeof(ngx_http_mtasts_tlsrpt_count_t), ngx_http_mtasts_sum_cmp);
     ngx_qsort(sum->mx.elts, sum->mx.nelts,
+              sizeof(ngx_http_mtasts_tlsrpt_count_t), ngx_http_mtasts_sum_cmp);
+    ngx_qsort(sum->stored_failures.elts, sum->stored_failures.nelts,
               sizeof(ngx_http_mtasts_tlsrpt_count_t), ngx_http_mtasts_sum_cmp);
 
     return NGX_OK;

@@ -766,6 +766,9 @@ ngx_http_mtasts_tlsrpt_answer(ngx_http_request_t *r, ngx_uint_t status,
     ngx_buf_t    *b;
     ngx_chain_t   out;
 
+    ngx_http_mtasts_tlsrpt_refused(
+        ngx_http_get_module_main_conf(r, ngx_http_mtasts_module), status);
+
     if (text == NULL) {
         return status;
     }

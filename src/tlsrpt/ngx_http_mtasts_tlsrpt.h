@@ -16,6 +16,11 @@
 #include "ngx_mtasts_report.h"
 
 
+/* the reports refused, counted by reason */
+
+#define NGX_HTTP_MTASTS_TLSRPT_NREFUSED  6
+
+
 /* one line of a summary: a sender, an MX host or a result type */
 
 typedef struct {
@@ -38,7 +43,16 @@ typedef struct {
     ngx_array_t                   failures;    /* by result type */
     ngx_array_t                   senders;     /* by organization */
     ngx_array_t                   mx;          /* by receiving MX host */
+
+    /* stored here since the zone was made: counters, not windowed */
+    uint64_t                      stored;
+    uint64_t                      stored_successful;
+    uint64_t                      stored_failed;
+    ngx_array_t                   stored_failures;
 } ngx_http_mtasts_tlsrpt_sum_t;
+
+
+extern ngx_str_t  ngx_http_mtasts_tlsrpt_reasons[];
 
 
 ngx_int_t ngx_http_mtasts_tlsrpt_handler(ngx_http_request_t *r);
@@ -54,6 +68,10 @@ void ngx_http_mtasts_tlsrpt_count(ngx_http_mtasts_main_conf_t *mmcf,
 ngx_int_t ngx_http_mtasts_tlsrpt_summary(ngx_pool_t *pool,
     ngx_http_mtasts_main_conf_t *mmcf, ngx_str_t *domain, time_t now,
     ngx_http_mtasts_tlsrpt_sum_t *sum);
+void ngx_http_mtasts_tlsrpt_refused(ngx_http_mtasts_main_conf_t *mmcf,
+    ngx_uint_t status);
+ngx_uint_t ngx_http_mtasts_tlsrpt_totals(ngx_http_mtasts_main_conf_t *mmcf,
+    uint64_t *refused);
 ngx_uint_t ngx_http_mtasts_tlsrpt_verdict(ngx_pool_t *pool,
     ngx_http_mtasts_tlsrpt_sum_t *sum, ngx_uint_t mode, ngx_str_t *domain,
     ngx_str_t *message);
