@@ -72,7 +72,7 @@ my $json = JSON::PP->new->canonical;
 my @types = ('certificate-expired', 'starttls-not-supported',
 	'sts-policy-fetch-error', 'something-new');
 my $today = int(time / 86400);
-my (@reports, %want);
+my (@reports, %want, %days);
 
 for my $k (0 .. 999) {
 	my $dom = $domains[$k % 100];
@@ -87,6 +87,9 @@ for my $k (0 .. 999) {
 	my $w = $want{$dom} //= { reports => 0, successful_sessions => 0,
 		failed_sessions => 0, failures => {}, by_organization => {},
 		by_mx => {} };
+	my $day = $days{$dom}{substr(iso($end), 0, 10)} //= [0, 0];
+	$day->[0] += $ok;
+	$day->[1] += $failed;
 	$w->{reports}++;
 	$w->{successful_sessions} += $ok;
 	$w->{failed_sessions} += $failed;
@@ -161,7 +164,7 @@ for my $r (@reports[0 .. 899], $old) {
 	$t->write_file("reports/$day-$key.json", $text);
 }
 
-$t->plan(20)->run();
+$t->plan(23)->run();
 
 ###############################################################################
 
@@ -276,6 +279,24 @@ is(join("\n", grep { /^mta_sts_tlsrpt_refused_total/ } split /\n/, $prom),
 	'Prometheus: the refusals by reason');
 like($prom, qr/^# TYPE mta_sts_tlsrpt_sessions_total counter$/m,
 	'the sessions are a counter');
+
+# HTML: the verdict, a bar per day, no script
+
+my $html = status('?format=html&domain=d001.example');
+my @titles = $html
+	=~ m{<title>(\d{4}-\d\d-\d\d: \d+ successful, \d+ failed)</title>}g;
+is(join("\n", @titles), join("\n", map { "$_: $days{'d001.example'}{$_}[0] "
+	. "successful, $days{'d001.example'}{$_}[1] failed" }
+	sort keys %{$days{'d001.example'}}), 'HTML: a bar for each day');
+my $verdict = $r->{verdict}{message};
+$verdict =~ s/&/&amp;/g;
+$verdict =~ s/</&lt;/g;
+$verdict =~ s/>/&gt;/g;
+$verdict =~ s/"/&quot;/g;
+my $head = '<h3>TLS-RPT reports</h3>' . "\n"
+	. '<p><span class="s warning">warning</span> ';
+like($html, qr/\Q$head$verdict\E<\/p>/, 'HTML: the verdict');
+unlike($html, qr/<script|src=/i, 'HTML: no script, nothing from elsewhere');
 
 my $text = status('?format=text&domain=d001.example');
 my $line = "d001.example tlsrpt_reports: warning: $r->{verdict}{message}";

@@ -21,6 +21,10 @@ static void ngx_http_mtasts_html_starttls(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_row_t *row);
 static void ngx_http_mtasts_html_or_none(ngx_http_mtasts_out_t *out,
     ngx_str_t *s);
+static void ngx_http_mtasts_html_reports(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_html_days(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_tlsrpt_sum_t *sum, time_t now);
 static void ngx_http_mtasts_html_expires(ngx_http_mtasts_out_t *out,
     time_t expires);
 static void ngx_http_mtasts_put_html(ngx_http_mtasts_out_t *out, ngx_str_t *s);
@@ -73,6 +77,9 @@ ngx_http_mtasts_html_head(ngx_http_mtasts_out_t *out)
         ".pending,.skipped{background:#ddd}\n"
         "p.summary{font-size:1.15em;font-weight:bold;padding:.3em .6em;"
         "border-left:.3em solid #888;background:#f4f4f4}\n"
+        "svg.days rect.ok{fill:#5cb85c}\n"
+        "svg.days rect.failed{fill:#d9534f}\n"
+        "svg.days line{stroke:#888}\n"
         "</style>\n"
         "</head>\n"
         "<body>\n"
@@ -240,6 +247,10 @@ ngx_http_mtasts_html_section(ngx_http_mtasts_out_t *out,
 
     ngx_http_mtasts_html_found(out, row);
     ngx_http_mtasts_html_starttls(out, row);
+
+    if (row->reports.enabled) {
+        ngx_http_mtasts_html_reports(out, row);
+    }
 
     ngx_http_mtasts_puts(out, "<h3>Records to publish</h3>\n<pre>");
     ngx_http_mtasts_put_html(out, &row->sts);
@@ -512,4 +523,152 @@ ngx_http_mtasts_put_html(ngx_http_mtasts_out_t *out, ngx_str_t *s)
         ngx_http_mtasts_put(out, p, q - p);
         p = q;
     }
+}
+
+
+/* what senders reported: the verdict, a chart of the days, the counts */
+
+static void
+ngx_http_mtasts_html_reports(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    ngx_str_t                       *state;
+    ngx_uint_t                       i;
+    ngx_http_mtasts_tlsrpt_sum_t    *sum;
+    ngx_http_mtasts_tlsrpt_count_t  *c;
+
+    sum = &row->reports;
+    state = &ngx_http_mtasts_states[row->reports_state];
+
+    ngx_http_mtasts_puts(out, "<h3>TLS-RPT reports</h3>\n"
+                              "<p><span class=\"s ");
+    ngx_http_mtasts_put_str(out, state);
+    ngx_http_mtasts_puts(out, "\">");
+    ngx_http_mtasts_put_str(out, state);
+    ngx_http_mtasts_puts(out, "</span> ");
+    ngx_http_mtasts_put_html(out, &row->reports_verdict);
+    ngx_http_mtasts_puts(out, "</p>\n");
+
+    if (sum->reports == 0) {
+        return;
+    }
+
+    ngx_http_mtasts_html_days(out, sum, out->view->now);
+
+    ngx_http_mtasts_printf(out, "<dl>\n<dt>reports</dt><dd>%uL</dd>\n"
+                           "<dt>sessions</dt><dd>%uL successful, "
+                           "%uL failed</dd>\n",
+                           sum->reports, sum->successful, sum->failed);
+
+    c = sum->failures.elts;
+
+    for (i = 0; i < sum->failures.nelts; i++) {
+        if (i == 0) {
+            ngx_http_mtasts_puts(out, "<dt>failures</dt>");
+        }
+
+        ngx_http_mtasts_puts(out, "<dd>");
+        ngx_http_mtasts_put_html(out, &c[i].name);
+        ngx_http_mtasts_printf(out, " %uL</dd>\n", c[i].failed);
+    }
+
+    c = sum->mx.elts;
+
+    for (i = 0; i < sum->mx.nelts; i++) {
+        if (i == 0) {
+            ngx_http_mtasts_puts(out, "<dt>MX hosts</dt>");
+        }
+
+        ngx_http_mtasts_puts(out, "<dd>");
+        ngx_http_mtasts_put_html(out, &c[i].name);
+        ngx_http_mtasts_printf(out, " %uL failed</dd>\n", c[i].failed);
+    }
+
+    c = sum->senders.elts;
+
+    for (i = 0; i < sum->senders.nelts; i++) {
+        if (i == 0) {
+            ngx_http_mtasts_puts(out, "<dt>senders</dt>");
+        }
+
+        ngx_http_mtasts_puts(out, "<dd>");
+        ngx_http_mtasts_put_html(out, &c[i].name);
+        ngx_http_mtasts_printf(out, ": %uL report%s, %uL successful, "
+                               "%uL failed</dd>\n", c[i].reports,
+                               c[i].reports == 1 ? "" : "s",
+                               c[i].successful, c[i].failed);
+    }
+
+    ngx_http_mtasts_puts(out, "</dl>\n");
+}
+
+
+/*
+ * A bar per day of the window, oldest first: successful sessions above
+ * the line, failed ones below, each scaled to its own largest day.  No
+ * script, nothing from elsewhere: inline SVG, a title per bar.
+ */
+
+static void
+ngx_http_mtasts_html_days(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_tlsrpt_sum_t *sum, time_t now)
+{
+    time_t                         first, last, day;
+    uint64_t                       max_ok, max_failed, h;
+    ngx_tm_t                       tm;
+    ngx_uint_t                     i, n, x;
+    ngx_http_mtasts_tlsrpt_day_t  *d;
+
+    first = (now - sum->window) / 86400;
+    last = now / 86400;
+    n = (ngx_uint_t) (last - first + 1);
+
+    d = sum->days.elts;
+    max_ok = 1;
+    max_failed = 1;
+
+    for (i = 0; i < sum->days.nelts; i++) {
+        max_ok = ngx_max(max_ok, d[i].successful);
+        max_failed = ngx_max(max_failed, d[i].failed);
+    }
+
+    ngx_http_mtasts_printf(out, "<svg class=\"days\" role=\"img\" "
+                           "width=\"%ui\" height=\"82\" "
+                           "viewBox=\"0 0 %ui 82\" "
+                           "xmlns=\"http://www.w3.org/2000/svg\">\n"
+                           "<title>Sessions per day, successful above, "
+                           "failed below</title>\n"
+                           "<line x1=\"0\" y1=\"41\" x2=\"%ui\" "
+                           "y2=\"41\"/>\n", n * 8, n * 8, n * 8);
+
+    for (i = 0; i < sum->days.nelts; i++) {
+        day = d[i].day;
+
+        if (day < first || day > last) {
+            continue;
+        }
+
+        x = (ngx_uint_t) (day - first) * 8;
+
+        ngx_gmtime(day * 86400, &tm);
+
+        h = d[i].successful * 40 / max_ok;
+
+        ngx_http_mtasts_printf(out, "<rect class=\"ok\" x=\"%ui\" "
+                               "y=\"%uL\" width=\"6\" height=\"%uL\">"
+                               "<title>%4d-%02d-%02d: %uL successful, "
+                               "%uL failed</title></rect>\n",
+                               x, 40 - h, h, tm.ngx_tm_year, tm.ngx_tm_mon,
+                               tm.ngx_tm_mday, d[i].successful, d[i].failed);
+
+        if (d[i].failed) {
+            h = ngx_max(d[i].failed * 40 / max_failed, 1);
+
+            ngx_http_mtasts_printf(out, "<rect class=\"failed\" "
+                                   "x=\"%ui\" y=\"42\" width=\"6\" "
+                                   "height=\"%uL\"/>\n", x, h);
+        }
+    }
+
+    ngx_http_mtasts_puts(out, "</svg>\n");
 }

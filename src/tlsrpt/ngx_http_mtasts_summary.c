@@ -92,6 +92,8 @@ static ngx_int_t ngx_http_mtasts_sum_merge(ngx_array_t *a,
     ngx_http_mtasts_sum_entry_t *e);
 static int ngx_libc_cdecl ngx_http_mtasts_sum_cmp(const void *one,
     const void *two);
+static int ngx_libc_cdecl ngx_http_mtasts_day_cmp(const void *one,
+    const void *two);
 static void ngx_http_mtasts_sum_load(ngx_event_t *ev);
 static ngx_int_t ngx_http_mtasts_sum_file(ngx_http_mtasts_main_conf_t *mmcf,
     ngx_str_t *dir, ngx_str_t *name, ngx_log_t *log);
@@ -998,6 +1000,7 @@ ngx_http_mtasts_tlsrpt_summary(ngx_pool_t *pool,
     time_t                        first;
     ngx_int_t                     rc;
     ngx_queue_t                  *q, *next;
+    ngx_http_mtasts_tlsrpt_day_t *day;
     ngx_array_t                  *a;
     ngx_http_mtasts_sum_zone_t   *z;
     ngx_http_mtasts_sum_node_t   *node;
@@ -1023,6 +1026,9 @@ ngx_http_mtasts_tlsrpt_summary(ngx_pool_t *pool,
            != NGX_OK
         || ngx_array_init(&sum->stored_failures, pool, 4,
                           sizeof(ngx_http_mtasts_tlsrpt_count_t))
+           != NGX_OK
+        || ngx_array_init(&sum->days, pool, 8,
+                          sizeof(ngx_http_mtasts_tlsrpt_day_t))
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -1078,6 +1084,19 @@ ngx_http_mtasts_tlsrpt_summary(ngx_pool_t *pool,
             sum->reports += e->reports;
             sum->successful += e->successful;
             sum->failed += e->failed;
+
+            /* one total per day */
+
+            day = ngx_array_push(&sum->days);
+            if (day == NULL) {
+                rc = NGX_ERROR;
+                a = NULL;
+                break;
+            }
+
+            day->day = e->day;
+            day->successful = e->successful;
+            day->failed = e->failed;
             continue;
 
         case NGX_HTTP_MTASTS_SUM_SENDER:
@@ -1090,6 +1109,10 @@ ngx_http_mtasts_tlsrpt_summary(ngx_pool_t *pool,
 
         default: /* NGX_HTTP_MTASTS_SUM_TYPE */
             a = &sum->failures;
+            break;
+        }
+
+        if (rc != NGX_OK) {
             break;
         }
 
@@ -1115,6 +1138,8 @@ ngx_http_mtasts_tlsrpt_summary(ngx_pool_t *pool,
               sizeof(ngx_http_mtasts_tlsrpt_count_t), ngx_http_mtasts_sum_cmp);
     ngx_qsort(sum->stored_failures.elts, sum->stored_failures.nelts,
               sizeof(ngx_http_mtasts_tlsrpt_count_t), ngx_http_mtasts_sum_cmp);
+    ngx_qsort(sum->days.elts, sum->days.nelts,
+              sizeof(ngx_http_mtasts_tlsrpt_day_t), ngx_http_mtasts_day_cmp);
 
     return NGX_OK;
 }
@@ -1180,6 +1205,16 @@ ngx_http_mtasts_sum_cmp(const void *one, const void *two)
     }
 
     return (a->name.len > b->name.len) - (a->name.len < b->name.len);
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_mtasts_day_cmp(const void *one, const void *two)
+{
+    const ngx_http_mtasts_tlsrpt_day_t  *a = one;
+    const ngx_http_mtasts_tlsrpt_day_t  *b = two;
+
+    return (a->day > b->day) - (a->day < b->day);
 }
 
 

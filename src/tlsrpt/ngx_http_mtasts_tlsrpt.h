@@ -31,6 +31,15 @@ typedef struct {
 } ngx_http_mtasts_tlsrpt_count_t;
 
 
+/* a day of the window: the sessions of the reports that end on it */
+
+typedef struct {
+    time_t                        day;         /* days since 1970 */
+    uint64_t                      successful;
+    uint64_t                      failed;
+} ngx_http_mtasts_tlsrpt_day_t;
+
+
 /* a domain's reports in the window, copied out of the shared zone */
 
 typedef struct {
@@ -43,6 +52,7 @@ typedef struct {
     ngx_array_t                   failures;    /* by result type */
     ngx_array_t                   senders;     /* by organization */
     ngx_array_t                   mx;          /* by receiving MX host */
+    ngx_array_t                   days;        /* in order */
 
     /* stored here since the zone was made: counters, not windowed */
     uint64_t                      stored;
