@@ -43,6 +43,8 @@ static char *ngx_http_mtasts_tlsrpt_receive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_mtasts_tlsrpt_window(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_mtasts_tlsrpt_retention(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_mtasts_resolver(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_mtasts_interval(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -167,6 +169,13 @@ static ngx_command_t  ngx_http_mtasts_commands[] = {
       0,
       NULL },
 
+    { ngx_string("mta_sts_tlsrpt_retention"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_mtasts_tlsrpt_retention,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("mta_sts_tlsrpt_max_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -246,6 +255,7 @@ ngx_http_mtasts_create_main_conf(ngx_conf_t *cf)
     mmcf->starttls = NGX_CONF_UNSET;
     mmcf->starttls_timeout = NGX_CONF_UNSET_MSEC;
     mmcf->tlsrpt_window = NGX_CONF_UNSET;
+    mmcf->tlsrpt_retention = NGX_CONF_UNSET;
 
     return mmcf;
 }
@@ -260,6 +270,21 @@ ngx_http_mtasts_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(mmcf->resolver_attempts, 2);
     ngx_conf_init_value(mmcf->interval, 3600);
     ngx_conf_init_value(mmcf->tlsrpt_window, 30 * 86400);
+    ngx_conf_init_value(mmcf->tlsrpt_retention, 0);
+
+    /* what the summary counts is not deleted under it */
+
+    if (mmcf->tlsrpt_retention
+        && mmcf->tlsrpt_retention < mmcf->tlsrpt_window)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"mta_sts_tlsrpt_retention\" of %T days is shorter "
+                      "than \"mta_sts_tlsrpt_window\" of %T days: the "
+                      "reports the status page counts would be deleted",
+                      mmcf->tlsrpt_retention / 86400,
+                      mmcf->tlsrpt_window / 86400);
+        return NGX_CONF_ERROR;
+    }
     ngx_conf_init_value(mmcf->starttls, 0);
     ngx_conf_init_msec_value(mmcf->starttls_timeout, 10000);
 
@@ -1132,6 +1157,42 @@ ngx_http_mtasts_tlsrpt_window(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     mmcf->tlsrpt_window = t;
+
+    return NGX_CONF_OK;
+}
+
+
+/* mta_sts_tlsrpt_retention time | off: at least 1 day */
+
+static char *
+ngx_http_mtasts_tlsrpt_retention(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_mtasts_main_conf_t *mmcf = conf;
+
+    time_t      t;
+    ngx_str_t  *value;
+
+    if (mmcf->tlsrpt_retention != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
+        mmcf->tlsrpt_retention = 0;
+        return NGX_CONF_OK;
+    }
+
+    t = ngx_parse_time(&value[1], 1);
+
+    if (t == (time_t) NGX_ERROR || t < 86400) {
+        return ngx_http_mtasts_invalid(cf, &cmd->name, &value[1],
+                                       "it must be \"off\" or a time of "
+                                       "1d or more");
+    }
+
+    mmcf->tlsrpt_retention = t;
 
     return NGX_CONF_OK;
 }

@@ -105,6 +105,7 @@ typedef struct {
     /* TLS-RPT reports */
     ngx_array_t                  *tlsrpt_paths; /* ngx_path_t *, distinct */
     time_t                        tlsrpt_window;
+    time_t                        tlsrpt_retention; /* 0: off */
     ngx_shm_zone_t               *tlsrpt_zone;
 } ngx_http_mtasts_main_conf_t;
 

@@ -289,6 +289,12 @@ my @blocks = (
 	["mta_sts_tlsrpt_window 7d;\nmta_sts_tlsrpt_window 14d;\n",
 		qr/"mta_sts_tlsrpt_window" directive is duplicate in \S+:\d+/,
 		'14d'],
+	["mta_sts_tlsrpt_retention 12h;\n",
+		$inv->('12h', 'mta_sts_tlsrpt_retention',
+			'it must be "off" or a time of 1d or more'), '12h'],
+	["mta_sts_tlsrpt_retention off;\nmta_sts_tlsrpt_retention 90d;\n",
+		qr/"mta_sts_tlsrpt_retention" directive is duplicate in \S+:\d+/,
+		'90d'],
 	["mta_sts_tlsrpt_max_size 20q;\n",
 		qr/"mta_sts_tlsrpt_max_size" directive invalid value in \S+:\d+/,
 		'20q'],
@@ -316,6 +322,11 @@ my @trust = (
 	['mta_sts_trusted_certificate /nonexistent/ca.pem;',
 		qr/\[emerg\] .*invalid value "\/nonexistent\/ca.pem" in "mta_sts_trusted_certificate" directive, it must be a readable file of PEM certificates/],
 );
+
+# checked once the http block is read: no file:line either
+
+push @trust, ['mta_sts_tlsrpt_retention 7d;',
+	qr/\[emerg\] .*"mta_sts_tlsrpt_retention" of 7 days is shorter than "mta_sts_tlsrpt_window" of 30 days: the reports the status page counts would be deleted/];
 
 my $t = Test::Nginx->new()->plan(2 * (@cases + @blocks) + @trust);
 

@@ -40,6 +40,7 @@ http {
     mta_sts_resolver 127.0.0.1:%%PORT_5353%% timeout=1s attempts=1;
     mta_sts_check_interval off;
     mta_sts_tlsrpt_window 30d;
+    mta_sts_tlsrpt_retention 60d;
 
     server {
         listen 127.0.0.1:%%PORT_8080%%;
@@ -164,7 +165,17 @@ for my $r (@reports[0 .. 899], $old) {
 	$t->write_file("reports/$day-$key.json", $text);
 }
 
-$t->plan(23)->run();
+# and one past mta_sts_tlsrpt_retention, deleted at start
+
+my $ancient = report('ancient', 'Org-old', ($today - 100) * 86400,
+	'd000.example', 1, 1, 'certificate-expired', 'mx0.d000.example');
+my $ancient_file = 'reports/' . substr(iso(($today - 100) * 86400), 0, 10)
+	. '-' . ('a' x 32) . '.json';
+$t->write_file($ancient_file, $ancient->[1]);
+my $old_file = 'reports/' . substr(iso(($today - 40) * 86400), 0, 10)
+	. '-' . substr(sha256_hex('old'), 0, 32) . '.json';
+
+$t->plan(27)->run();
 
 ###############################################################################
 
@@ -217,6 +228,9 @@ sub compare {
 }
 
 my $j = compare('at start');
+
+ok(!-e "$d/$ancient_file", 'a report past the retention is deleted');
+ok(-e "$d/$old_file", 'one past the window only is kept');
 
 my $r = $j->{domains}{'d001.example'}{tlsrpt};
 my $org = $want{'d001.example'}{by_organization};
@@ -311,7 +325,15 @@ like(status('?format=prometheus'),
 	qr/^mta_sts_tlsrpt_reports_total\{domain="d001\.example"\} 0$/m,
 	'after a restart the counters start again');
 
+# a reload sweeps what is past the retention at once
+
+$t->write_file($ancient_file, $ancient->[1]);
 $t->reload();
+
+my $gone = time + 10 * Test::Nginx::slow();
+select undef, undef, undef, 0.1 while -e "$d/$ancient_file" && time < $gone;
+ok(!-e "$d/$ancient_file", 'a reload sweeps the reports past retention');
+
 $j = decode_json(status('?domain=d000.example'));
 ok(!$j->{domains}{'d000.example'}{tlsrpt}{loading},
 	'after a reload, nothing to read again');
@@ -343,6 +365,9 @@ $t->reload();
 compare('a reload while they are read');
 
 $t->stop;
+like($t->read_file('error.log'),
+	qr/mta_sts: 1 TLS-RPT reports past mta_sts_tlsrpt_retention deleted/,
+	'the reading at start says what it deleted');
 unlike($t->read_file('error.log'), qr/not counted/,
 	'every kept file was a report');
 

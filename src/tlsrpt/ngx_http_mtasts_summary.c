@@ -40,6 +40,7 @@ typedef struct {
     ngx_pid_t                     loader;
     ngx_queue_t                   recent;      /* stored while loading */
     ngx_uint_t                    full;        /* the zone ran out once */
+    time_t                        next_sweep;  /* of reports past retention */
     uint64_t                      refused[NGX_HTTP_MTASTS_TLSRPT_NREFUSED];
 } ngx_http_mtasts_sum_sh_t;
 
@@ -100,6 +101,10 @@ static ngx_int_t ngx_http_mtasts_sum_file(ngx_http_mtasts_main_conf_t *mmcf,
 static void ngx_http_mtasts_sum_loaded(ngx_http_mtasts_sum_zone_t *z);
 static void ngx_http_mtasts_sum_watch(ngx_event_t *ev);
 static void ngx_http_mtasts_sum_reset(ngx_http_mtasts_sum_zone_t *z);
+static time_t ngx_http_mtasts_sum_day(ngx_str_t *name);
+static ngx_int_t ngx_http_mtasts_sum_delete(ngx_str_t *dir, ngx_str_t *name,
+    ngx_log_t *log);
+static void ngx_http_mtasts_sum_sweep(ngx_event_t *ev);
 
 
 /* the result types of RFC 8460, section 4.3; any other is "other" */
@@ -139,6 +144,14 @@ static ngx_event_t   ngx_http_mtasts_sum_event;
 static ngx_uint_t    ngx_http_mtasts_sum_path;
 static ngx_dir_t     ngx_http_mtasts_sum_dir;
 static ngx_uint_t    ngx_http_mtasts_sum_open;
+
+/* the worker deleting the reports past retention */
+
+static ngx_event_t   ngx_http_mtasts_sweep_event;
+static ngx_uint_t    ngx_http_mtasts_sweep_path;
+static ngx_dir_t     ngx_http_mtasts_sweep_dir;
+static ngx_uint_t    ngx_http_mtasts_sweep_open;
+static ngx_uint_t    ngx_http_mtasts_sweep_deleted;
 
 
 ngx_int_t
@@ -185,6 +198,13 @@ ngx_http_mtasts_sum_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if (oz) {
         z->shpool = oz->shpool;
         z->sh = oz->sh;
+
+        /* a new configuration sweeps at once: its retention may be new */
+
+        ngx_shmtx_lock(&z->shpool->mutex);
+        z->sh->next_sweep = 0;
+        ngx_shmtx_unlock(&z->shpool->mutex);
+
         return NGX_OK;
     }
 
@@ -256,7 +276,8 @@ ngx_http_mtasts_sum_watch(ngx_event_t *ev)
 {
     ngx_http_mtasts_main_conf_t *mmcf = ev->data;
 
-    ngx_uint_t                   take, done;
+    time_t                       now;
+    ngx_uint_t                   take, done, sweep;
     ngx_http_mtasts_sum_zone_t  *z;
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
@@ -265,10 +286,19 @@ ngx_http_mtasts_sum_watch(ngx_event_t *ev)
 
     z = mmcf->tlsrpt_zone->data;
     take = 0;
+    sweep = 0;
+    now = ngx_time();
 
     ngx_shmtx_lock(&z->shpool->mutex);
 
     done = (z->sh->state == NGX_HTTP_MTASTS_SUM_LOADED);
+
+    /* an hourly sweep, by the first worker that sees it due */
+
+    if (done && mmcf->tlsrpt_retention && z->sh->next_sweep <= now) {
+        z->sh->next_sweep = now + 3600;
+        sweep = 1;
+    }
 
     if (z->sh->state == NGX_HTTP_MTASTS_SUM_UNLOADED
         || (z->sh->state == NGX_HTTP_MTASTS_SUM_LOADING
@@ -289,12 +319,30 @@ ngx_http_mtasts_sum_watch(ngx_event_t *ev)
     ngx_shmtx_unlock(&z->shpool->mutex);
 
     if (done) {
+
+        if (!mmcf->tlsrpt_retention) {
+            return;
+        }
+
+        if (sweep && !ngx_http_mtasts_sweep_event.timer_set) {
+            ngx_http_mtasts_sweep_path = 0;
+            ngx_http_mtasts_sweep_deleted = 0;
+            ngx_http_mtasts_sweep_event.handler = ngx_http_mtasts_sum_sweep;
+            ngx_http_mtasts_sweep_event.data = mmcf;
+            ngx_http_mtasts_sweep_event.log = ev->log;
+            ngx_http_mtasts_sweep_event.cancelable = 1;
+            ngx_add_timer(&ngx_http_mtasts_sweep_event, 1);
+        }
+
+        ngx_add_timer(ev, 60000);
         return;
     }
 
     if (take) {
         ngx_log_error(NGX_LOG_INFO, ev->log, 0,
                       "mta_sts: reading the kept TLS-RPT reports");
+
+        ngx_http_mtasts_sweep_deleted = 0;
 
         ev->handler = ngx_http_mtasts_sum_load;
         ngx_add_timer(ev, 1);
@@ -318,6 +366,15 @@ ngx_http_mtasts_tlsrpt_exit_process(ngx_cycle_t *cycle)
     if (ngx_http_mtasts_sum_open) {
         (void) ngx_close_dir(&ngx_http_mtasts_sum_dir);
         ngx_http_mtasts_sum_open = 0;
+    }
+
+    if (ngx_http_mtasts_sweep_event.timer_set) {
+        ngx_del_timer(&ngx_http_mtasts_sweep_event);
+    }
+
+    if (ngx_http_mtasts_sweep_open) {
+        (void) ngx_close_dir(&ngx_http_mtasts_sweep_dir);
+        ngx_http_mtasts_sweep_open = 0;
     }
 
     mmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_mtasts_module);
@@ -356,12 +413,9 @@ ngx_http_mtasts_sum_load(ngx_event_t *ev)
 {
     ngx_http_mtasts_main_conf_t *mmcf = ev->data;
 
-    u_char                        *p;
-    time_t                         first, day;
-    ngx_int_t                      y, m, dd;
+    time_t                         first, oldest, day;
     ngx_str_t                      name;
     ngx_uint_t                     files, seen;
-    struct tm                      tm;
     ngx_path_t                   **paths;
     ngx_queue_t                   *q;
     ngx_http_mtasts_sum_zone_t    *z;
@@ -375,6 +429,8 @@ ngx_http_mtasts_sum_load(ngx_event_t *ev)
     }
 
     first = (ngx_time() - mmcf->tlsrpt_window) / 86400;
+    oldest = mmcf->tlsrpt_retention
+             ? (ngx_time() - mmcf->tlsrpt_retention) / 86400 : 0;
 
     for (files = 0; files < NGX_HTTP_MTASTS_SUM_FILES; /* void */) {
 
@@ -385,6 +441,23 @@ ngx_http_mtasts_sum_load(ngx_event_t *ev)
 
                 ngx_log_error(NGX_LOG_INFO, ev->log, 0,
                               "mta_sts: the kept TLS-RPT reports are read");
+
+                /* the reading deleted what is past retention */
+
+                if (mmcf->tlsrpt_retention) {
+                    ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                                  "mta_sts: %ui TLS-RPT reports past "
+                                  "mta_sts_tlsrpt_retention deleted",
+                                  ngx_http_mtasts_sweep_deleted);
+
+                    ngx_shmtx_lock(&z->shpool->mutex);
+                    z->sh->next_sweep = ngx_time() + 3600;
+                    ngx_shmtx_unlock(&z->shpool->mutex);
+
+                    ev->handler = ngx_http_mtasts_sum_watch;
+                    ngx_add_timer(ev, 60000);
+                }
+
                 return;
             }
 
@@ -412,31 +485,18 @@ ngx_http_mtasts_sum_load(ngx_event_t *ev)
         name.len = ngx_de_namelen(&ngx_http_mtasts_sum_dir);
         name.data = ngx_de_name(&ngx_http_mtasts_sum_dir);
 
-        /* YYYY-MM-DD-<32 hex>.json */
+        day = ngx_http_mtasts_sum_day(&name);
 
-        if (name.len != sizeof("YYYY-MM-DD-.json") - 1 + 32
-            || ngx_strncmp(name.data + name.len - 5, ".json", 5) != 0)
-        {
+        if (day == -1) {
             continue;
         }
 
-        p = name.data;
-        y = ngx_atoi(p, 4);
-        m = ngx_atoi(p + 5, 2);
-        dd = ngx_atoi(p + 8, 2);
-
-        if (y == NGX_ERROR || m == NGX_ERROR || dd == NGX_ERROR
-            || p[4] != '-' || p[7] != '-' || p[10] != '-')
-        {
+        if (day < oldest) {
+            (void) ngx_http_mtasts_sum_delete(
+                               &paths[ngx_http_mtasts_sum_path]->name, &name,
+                               ev->log);
             continue;
         }
-
-        ngx_memzero(&tm, sizeof(struct tm));
-        tm.tm_year = y - 1900;
-        tm.tm_mon = m - 1;
-        tm.tm_mday = dd;
-
-        day = timegm(&tm) / 86400;
 
         if (day < first) {
             continue;
@@ -1334,4 +1394,130 @@ ngx_http_mtasts_tlsrpt_verdict(ngx_pool_t *pool,
     ngx_memcpy(message->data, buf, message->len);
 
     return state;
+}
+
+
+/* the day of a report's file name, YYYY-MM-DD-<32 hex>.json, or -1 */
+
+static time_t
+ngx_http_mtasts_sum_day(ngx_str_t *name)
+{
+    u_char     *p;
+    ngx_int_t   y, m, d;
+    struct tm   tm;
+
+    if (name->len != sizeof("YYYY-MM-DD-.json") - 1 + 32
+        || ngx_strncmp(name->data + name->len - 5, ".json", 5) != 0)
+    {
+        return -1;
+    }
+
+    p = name->data;
+    y = ngx_atoi(p, 4);
+    m = ngx_atoi(p + 5, 2);
+    d = ngx_atoi(p + 8, 2);
+
+    if (y == NGX_ERROR || m == NGX_ERROR || d == NGX_ERROR
+        || p[4] != '-' || p[7] != '-' || p[10] != '-')
+    {
+        return -1;
+    }
+
+    ngx_memzero(&tm, sizeof(struct tm));
+    tm.tm_year = y - 1900;
+    tm.tm_mon = m - 1;
+    tm.tm_mday = d;
+
+    return timegm(&tm) / 86400;
+}
+
+
+static ngx_int_t
+ngx_http_mtasts_sum_delete(ngx_str_t *dir, ngx_str_t *name, ngx_log_t *log)
+{
+    u_char  path[NGX_MAX_PATH];
+
+    if (dir->len + name->len + 2 > NGX_MAX_PATH) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(path, "%V/%V%Z", dir, name);
+
+    if (ngx_delete_file(path) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                      ngx_delete_file_n " \"%s\" failed", path);
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "mta-sts tlsrpt: deleted \"%s\"", path);
+
+    ngx_http_mtasts_sweep_deleted++;
+
+    return NGX_OK;
+}
+
+
+/* the reports past mta_sts_tlsrpt_retention deleted, 64 entries a turn */
+
+static void
+ngx_http_mtasts_sum_sweep(ngx_event_t *ev)
+{
+    ngx_http_mtasts_main_conf_t *mmcf = ev->data;
+
+    time_t        oldest, day;
+    ngx_str_t     name;
+    ngx_uint_t    n;
+    ngx_path_t  **paths;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    paths = mmcf->tlsrpt_paths->elts;
+    oldest = (ngx_time() - mmcf->tlsrpt_retention) / 86400;
+
+    for (n = 0; n < 64; n++) {
+
+        if (!ngx_http_mtasts_sweep_open) {
+
+            if (ngx_http_mtasts_sweep_path == mmcf->tlsrpt_paths->nelts) {
+                ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                              "mta_sts: %ui TLS-RPT reports past "
+                              "mta_sts_tlsrpt_retention deleted",
+                              ngx_http_mtasts_sweep_deleted);
+                return;
+            }
+
+            if (ngx_open_dir(&paths[ngx_http_mtasts_sweep_path]->name,
+                             &ngx_http_mtasts_sweep_dir)
+                == NGX_ERROR)
+            {
+                ngx_http_mtasts_sweep_path++;
+                continue;
+            }
+
+            ngx_http_mtasts_sweep_open = 1;
+        }
+
+        if (ngx_read_dir(&ngx_http_mtasts_sweep_dir) == NGX_ERROR) {
+            (void) ngx_close_dir(&ngx_http_mtasts_sweep_dir);
+            ngx_http_mtasts_sweep_open = 0;
+            ngx_http_mtasts_sweep_path++;
+            continue;
+        }
+
+        name.len = ngx_de_namelen(&ngx_http_mtasts_sweep_dir);
+        name.data = ngx_de_name(&ngx_http_mtasts_sweep_dir);
+
+        day = ngx_http_mtasts_sum_day(&name);
+
+        if (day != -1 && day < oldest) {
+            (void) ngx_http_mtasts_sum_delete(
+                             &paths[ngx_http_mtasts_sweep_path]->name, &name,
+                             ev->log);
+        }
+    }
+
+    ngx_add_timer(ev, 1);
 }
