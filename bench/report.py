@@ -597,6 +597,100 @@ def status_section(doc, st):
              None)
 
 
+def tlsrpt_section(doc, tr):
+    doc.p('## 4. TLS-RPT reports', '')
+    if not tr:
+        doc.p('Not run.', '')
+        return
+    pr, res = tr['params'], tr['results']
+    doc.p('One nginx, one worker on core 0, serves %d domains in one hosted '
+          'server; the reports are distinct gzip\'d JSON reports (%d '
+          'sending organizations, about %d bytes each), stored in the build directory (file '
+          'system: `%s` by `stat -f`). wrk, one thread and %d connections on core 1, sends '
+          'them for %g s a run, in %d rounds with the variants in turn:'
+          % (pr['domains'], pr['organizations'], pr['body_bytes'],
+             pr['filesystem'], pr['connections'], pr['duration_s'],
+             pr['repeat']), '',
+          '- **module**: `POST /tlsrpt` to `mta_sts_tlsrpt_receive`: each '
+          'report parsed, written to a temporary file, fsync\'d, linked '
+          'into place and the directory fsync\'d before the 201;',
+          '- **store**: nginx\'s own way of storing a body: `PUT '
+          '/tlsrpt/r/K.json` to `dav_methods PUT` (the body read into a '
+          'temporary file, renamed into place, no fsync). '
+          '(`client_body_in_file_only on; return 201;` stores nothing: '
+          '`return` answers before the body is read.)', '',
+          'Both directories are emptied before each run, so every report '
+          'is new.', '')
+    acc = res['accept']
+    rows = []
+    for v in ('module', 'store'):
+        rps = [a['rps'] for a in acc[v]]
+        cpu = [a.get('cpu_us_per_request') for a in acc[v]]
+        rows.append([v, fnum(med(rps)), rng(rps, fnum), fnum(med(cpu))])
+    doc.table(['', 'reports/s', 'range', 'worker CPU µs/report'], rows)
+    x = ratio(med([a['rps'] for a in acc['module']]),
+              med([a['rps'] for a in acc['store']]))
+    doc.goal('reports accepted per second', '≥ 0.5 × nginx storing them',
+             '%s vs %s: %s' % (fnum(med([a['rps'] for a in acc['module']])),
+                              fnum(med([a['rps'] for a in acc['store']])),
+                              fr(x)),
+             None if x is None else x >= 0.5)
+
+    doc.p('Policy latency: `build/bench/latency`, %d requests/s for one '
+          'policy over %d keep-alive connections for %g s, on core 1 at '
+          'real-time priority (above wrk), each latency from the time the '
+          'request was due; idle, and while wrk floods an intake as fast '
+          'as it can: the module\'s, the module\'s behind the rate limit '
+          'of docs/directives.md (`limit_req zone=tlsrpt burst=20 '
+          'nodelay`, `rate=10r/m` per address: nearly every report of the '
+          'flood is refused with 503), or the store variant.'
+          % (pr['latency_rate'], pr['latency_connections'],
+             pr['latency_duration_s']), '')
+    idle = [x['p99_us'] for x in res['idle']]
+    rows = [['idle', fnum(med([x['p50_us'] for x in res['idle']])),
+             fnum(med(idle)), rng(idle, fnum), '', '1']]
+    for v, label in (('module', 'flood of the module\'s intake'),
+                     ('limited', 'flood, behind limit_req'),
+                     ('store', 'flood of the store variant')):
+        g = res['flood'][v]
+        p99 = [x['p99_us'] for x in g]
+        rows.append([label, fnum(med([x['p50_us'] for x in g])),
+                     fnum(med(p99)), rng(p99, fnum),
+                     fnum(med([x.get('flood_rps') for x in g])),
+                     fr(ratio(med(p99), med(idle)))])
+    doc.table(['policy latency', 'p50 µs', 'p99 µs', 'p99 range',
+               'flood requests/s', 'p99 ÷ idle'], rows)
+    for v, what in (('module', 'policy p99 while reports pour in'),
+                    ('limited', 'policy p99 while reports pour in, '
+                                'behind limit_req')):
+        p99 = med([x['p99_us'] for x in res['flood'][v]])
+        x = ratio(p99, med(idle))
+        doc.goal(what, '≤ 1.5 × idle', '%s µs vs %s µs: %s'
+                 % (fnum(p99), fnum(med(idle)), fr(x)),
+                 None if x is None else x <= 1.5)
+
+    doc.p('The summary of %s kept reports: written into the directory as '
+          'the intake names them with nginx stopped; nginx then starts and '
+          'one worker reads them, 16 a turn of the event loop, in %.2f s '
+          '(until no domain\'s `tlsrpt` says `loading`; the summary then '
+          'counted %s reports); worker RSS afterwards %s MB. The status '
+          'page of the %d domains, no refresh, %d times each:'
+          % (fnum(pr['kept']), res['load_s'], fnum(res['kept_counted']),
+             fmb(res.get('worker_rss_kb')), pr['domains'], pr['repeat']),
+          '')
+    rows = []
+    for fmt in ('json', 'text', 'prometheus', 'html'):
+        e = res['render_empty'][fmt]
+        k = res['render_kept'][fmt]
+        rows.append([fmt, fms(med(e['seconds'])), fms(med(k['seconds'])),
+                     rng(k['seconds'], fms), fnum(k['bytes'])])
+    doc.table(['format', 'ms, no report', 'ms, %s reports'
+               % fnum(pr['kept']), 'range', 'bytes'], rows)
+    doc.goal('status render, %s kept reports (JSON)' % fnum(pr['kept']),
+             '(no goal)', '%s ms' % fms(med(
+                 res['render_kept']['json']['seconds'])), None)
+
+
 # --------------------------------------------------------------------------
 
 def main():
@@ -607,6 +701,7 @@ def main():
     serve_section(body, load('serve.json'), load('callgrind.json'))
     scale_section(body, load('scale.json'), load('callgrind.json'))
     status_section(body, load('status.json'))
+    tlsrpt_section(body, load('tlsrpt.json'))
 
     doc.p('# Performance', '',
           'Generated by `make bench` (`bench/run`, then '

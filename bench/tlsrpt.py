@@ -1,0 +1,371 @@
+"""TLS-RPT intake and summary.
+
+One nginx (one worker, pinned to SERVER_CPU) serves 100 domains in one
+hosted server, and on two ports:
+
+  module   location = /tlsrpt { mta_sts_tlsrpt_receive DIR; }
+  store    location /tlsrpt/ { dav_methods PUT; root DIR2; }: nginx's own
+           way of storing a request body in a file (read into a temporary
+           file, renamed into place; no fsync), each report PUT to a path
+           of its own.  ("client_body_in_file_only on; return 201;" would
+           not do: return answers before the body is read, and nothing is
+           stored.)
+
+Measured, interleaved in every round:
+  accept   wrk (one thread, CLIENT_CPU) POSTs distinct gzip'd reports
+           (application/tlsrpt+gzip, about 600 bytes each) to one variant:
+           requests per second, and the worker's CPU time per report.
+           Both directories are emptied before each run, so every report
+           is new (the module answers 201 and stores it).
+  latency  the open-loop client (bench/latency.c) asking for one policy
+           at a fixed rate on CLIENT_CPU, at real-time priority: idle, and
+           while wrk floods, as fast as it can, the module's intake, the
+           same behind the rate limit docs/directives.md shows (limit_req
+           10r/m burst=20 per address: wrk is one address, so nearly all
+           its reports are refused with 503), or the store variant
+Then, with nginx stopped, 100,000 reports are written into the module's
+directory as the intake names them; nginx starts and reads them: the time
+until the summary is loaded, and the time of a status page of the 100
+domains in every format, against the same page with no report kept.
+Output: build/bench/tlsrpt.json.
+"""
+
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib as B  # noqa: E402
+
+ZONE = 'bench.test'
+DOMAINS = 100
+ORGS = 50
+MODULE_PORT = B.PORT + 81
+STORE_PORT = B.PORT + 82
+LIMITED_PORT = B.PORT + 83
+LATENCY = os.path.join(B.OUT, 'latency')
+POST_LUA = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        'post.lua')
+FORMATS = ('json', 'text', 'prometheus', 'html')
+TYPES = ('certificate-expired', 'starttls-not-supported',
+         'certificate-host-mismatch', 'validation-failure')
+
+
+def domain(i):
+    return 'd%d.%s' % (i, ZONE)
+
+
+def iso(t):
+    return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(t))
+
+
+def report(k, today):
+    """the k-th report: its end day within the last 28 days"""
+    end = (today - k % 28) * 86400 - 1
+    dom = domain(k % DOMAINS + 1)
+    failed = k % 7
+    pol = {
+        'policy': {'policy-type': 'sts',
+                   'policy-string': ['version: STSv1', 'mode: testing',
+                                     'mx: *.mx.' + ZONE, 'max_age: 604800'],
+                   'policy-domain': dom},
+        'summary': {'total-successful-session-count': 100 + k % 50,
+                    'total-failure-session-count': failed},
+    }
+    if failed:
+        pol['failure-details'] = [{
+            'result-type': TYPES[k % len(TYPES)],
+            'sending-mta-ip': '192.0.2.%d' % (k % 250 + 1),
+            'receiving-mx-hostname': 'mx%d.mx.%s' % (k % 3, ZONE),
+            'failed-session-count': failed}]
+    return {
+        'organization-name': 'Sender %d' % (k % ORGS),
+        'date-range': {'start-datetime': iso(end - 86399),
+                       'end-datetime': iso(end)},
+        'contact-info': 'tlsrpt@sender%d.example' % (k % ORGS),
+        'report-id': 'bench-%d@sender%d.example' % (k, k % ORGS),
+        'policies': [pol],
+    }
+
+
+def write_bodies(d, n, today):
+    """n distinct gzip'd reports in one file, their lengths in another"""
+    bodies = os.path.join(d, 'bodies.bin')
+    lengths = os.path.join(d, 'lengths.txt')
+    with open(bodies, 'wb') as b, open(lengths, 'w') as ln:
+        for k in range(n):
+            z = gzip.compress(json.dumps(report(k, today)).encode(), 6)
+            b.write(z)
+            ln.write('%d\n' % len(z))
+    return bodies, lengths, os.path.getsize(bodies) / n
+
+
+def keep_reports(store, n, today):
+    """n reports written as the intake names them: DAY-KEY.json"""
+    for k in range(n):
+        r = report(k, today)
+        key = hashlib.sha256(r['report-id'].encode()).hexdigest()[:32]
+        name = '%s-%s.json' % (r['date-range']['end-datetime'][:10], key)
+        with open(os.path.join(store, name), 'w') as f:
+            json.dump(r, f)
+
+
+def empty(path):
+    for name in os.listdir(path):
+        os.unlink(os.path.join(path, name))
+
+
+def nginx_config(d):
+    B.write_file(os.path.join(d, 'domains.txt'),
+                 ''.join('%s;\n' % domain(i) for i in range(1, DOMAINS + 1)))
+    return B.nginx_conf(d, """
+    mta_sts_resolver 127.0.0.1:%d timeout=1s attempts=1;
+    mta_sts_check_interval off;
+
+    server {
+        listen 127.0.0.1:%d;
+        server_name mta-sts.*;
+
+        mta_sts on;
+        mta_sts_mode testing;
+        mta_sts_mx *.mx.%s;
+        mta_sts_id bench1;
+
+        mta_sts_domains {
+            include %s/domains.txt;
+        }
+
+        location = /tlsrpt {
+            mta_sts_tlsrpt_receive %s/reports;
+        }
+
+        location = /status {
+            mta_sts_status;
+        }
+    }
+
+    limit_req_zone $binary_remote_addr zone=tlsrpt:1m rate=10r/m;
+
+    server {
+        listen 127.0.0.1:%d;
+
+        location = /tlsrpt {
+            limit_req zone=tlsrpt burst=20 nodelay;
+            mta_sts_tlsrpt_receive %s/limited;
+        }
+    }
+
+    server {
+        listen 127.0.0.1:%d;
+
+        location /tlsrpt/ {
+            root %s/stored;
+            dav_methods PUT;
+            client_body_temp_path %s/stored/tmp;
+        }
+    }
+""" % (B.PORT + 53, MODULE_PORT, ZONE, d, d, LIMITED_PORT, d, STORE_PORT,
+       d, d))
+
+
+def flood(port, duration, bodies, lengths, worker=None):
+    put = port == STORE_PORT
+    return B.wrk('http://127.0.0.1:%d/tlsrpt' % port, 'mta-sts.' + domain(1),
+                 duration, B.env_int('BENCH_CONNECTIONS', 32),
+                 script=POST_LUA,
+                 script_args=(bodies, lengths,
+                              '/tlsrpt/r' if put else '/tlsrpt',
+                              'application/tlsrpt+gzip',
+                              'PUT' if put else 'POST'),
+                 worker=worker)
+
+
+def latency(rate, conns, duration):
+    cmd = B.pin(B.CLIENT_CPU, 2) + [LATENCY, '-p', str(MODULE_PORT),
+           '-H', 'mta-sts.' + domain(1), '-u', B.PATH, '-r', str(rate),
+           '-c', str(conns), '-d', str(duration)]
+    r = subprocess.run(cmd, capture_output=True, text=True,
+                       timeout=duration + 60)
+    if r.returncode != 0:
+        raise RuntimeError('latency: %s %s' % (r.stdout, r.stderr))
+    return json.loads(r.stdout)
+
+
+def status(fmt, timeout=300):
+    """(seconds, status, body) of one status page"""
+    s = socket.create_connection(('127.0.0.1', MODULE_PORT), timeout)
+    s.settimeout(timeout)
+    t0 = time.monotonic()
+    s.sendall(('GET /status?format=%s HTTP/1.1\r\nHost: status.%s\r\n'
+               'Connection: close\r\n\r\n' % (fmt, ZONE)).encode())
+    chunks = []
+    while True:
+        c = s.recv(1 << 20)
+        if not c:
+            break
+        chunks.append(c)
+    s.close()
+    t = time.monotonic() - t0
+    head, _, body = b''.join(chunks).partition(b'\r\n\r\n')
+    if not head.startswith(b'HTTP/1.1 200 '):
+        raise RuntimeError('status answered %r' % head[:40])
+    return t, body
+
+
+def loaded():
+    """the summary has read the kept reports"""
+    _, body = status('json')
+    doms = json.loads(body)['domains']
+    return not any(v.get('tlsrpt', {}).get('loading')
+                   for v in doms.values())
+
+
+def reports_counted():
+    _, body = status('json')
+    doms = json.loads(body)['domains']
+    return sum(v['tlsrpt'].get('reports', 0) for v in doms.values()
+               if isinstance(v.get('tlsrpt'), dict))
+
+
+def renders(reps):
+    out = {}
+    for fmt in FORMATS:
+        ts = []
+        for _ in range(reps):
+            t, body = status(fmt)
+            ts.append(t)
+        out[fmt] = {'seconds': ts, 'bytes': len(body)}
+    return out
+
+
+def main():
+    reps = B.env_int('BENCH_ROUNDS', 5)
+    dur = B.env_float('BENCH_DURATION', 2)
+    nbodies = B.env_int('BENCH_TLSRPT_BODIES', 60000)
+    kept = B.env_int('BENCH_TLSRPT_KEPT', 100000)
+    lat_rate = B.env_int('BENCH_LATENCY_RATE', 2000)
+    lat_conns = B.env_int('BENCH_LATENCY_CONNECTIONS', 8)
+    lat_dur = B.env_float('BENCH_LATENCY_DURATION', 4)
+    today = int(time.time() // 86400)
+
+    d = B.fresh_dir(os.path.join(B.OUT, 'tlsrpt'))
+    for sub in ('tmp', 'reports', 'limited', 'stored/tmp',
+                'stored/tlsrpt/r'):
+        os.makedirs(os.path.join(d, sub))
+        os.chmod(os.path.join(d, sub), 0o777)     # the worker's user
+    bodies, lengths, size = write_bodies(d, nbodies, today)
+    B.check_ports([MODULE_PORT, STORE_PORT, LIMITED_PORT])
+
+    ngx = B.Nginx(d, nginx_config(d), rt=1)
+    res = {'accept': {'module': [], 'store': []}, 'idle': [],
+           'flood': {'module': [], 'limited': [], 'store': []},
+           'stored_short': 0}
+    store = {'module': os.path.join(d, 'reports'),
+             'store': os.path.join(d, 'stored', 'tlsrpt', 'r'),
+             'limited': os.path.join(d, 'limited')}
+    port = {'module': MODULE_PORT, 'store': STORE_PORT,
+            'limited': LIMITED_PORT}
+    try:
+        ngx.start(MODULE_PORT)
+        worker = ngx.workers()[0]
+        res['render_empty'] = renders(reps)
+
+        for rnd in range(reps):
+            order = ('module', 'store') if rnd % 2 == 0 \
+                else ('store', 'module')
+            for v in order:
+                empty(store[v])
+                r = flood(port[v], dur, bodies, lengths, worker)
+                files = len(os.listdir(store[v]))
+                r['files'] = files
+                if r['non2xx'] or r['socket_errors']:
+                    raise RuntimeError('%s: %s' % (v, r))
+                if files < r['requests']:
+                    res['stored_short'] += 1
+                res['accept'][v].append(r)
+            for what in (('idle', 'limited') + order if rnd % 2 == 0
+                         else order + ('limited', 'idle')):
+                if what == 'idle':
+                    res['idle'].append(latency(lat_rate, lat_conns,
+                                               lat_dur))
+                    continue
+                empty(store[what])
+                out = {}
+                th = threading.Thread(target=lambda: out.update(
+                    flood(port[what], lat_dur + 1, bodies, lengths)))
+                th.start()
+                time.sleep(0.5)
+                lat = latency(lat_rate, lat_conns, lat_dur)
+                th.join(120)
+                lat['flood_rps'] = out.get('rps')
+                lat['flood_non2xx'] = out.get('non2xx')
+                res['flood'][what].append(lat)
+            a = res['accept']
+            B.log('tlsrpt %d: accept module %.0f/s store %.0f/s; policy '
+                  'p99 idle %s us, module flood %s us, limited flood %s '
+                  'us, store flood %s us'
+                  % (rnd, a['module'][-1]['rps'], a['store'][-1]['rps'],
+                     res['idle'][-1]['p99_us'],
+                     res['flood']['module'][-1]['p99_us'],
+                     res['flood']['limited'][-1]['p99_us'],
+                     res['flood']['store'][-1]['p99_us']))
+        ngx.stop()
+
+        # the summary of many kept reports
+        for v in store:
+            empty(store[v])
+        t0 = time.monotonic()
+        keep_reports(store['module'], kept, today)
+        res['kept_write_s'] = time.monotonic() - t0
+        t0 = time.monotonic()
+        ngx.start(MODULE_PORT)
+        deadline = time.monotonic() + 600
+        while not loaded():
+            if time.monotonic() > deadline:
+                raise RuntimeError('the kept reports are not read')
+            time.sleep(0.05)
+        res['load_s'] = time.monotonic() - t0
+        res['kept_counted'] = reports_counted()
+        if res['kept_counted'] != kept:
+            raise RuntimeError('the summary counts %d reports, not %d'
+                               % (res['kept_counted'], kept))
+        worker = ngx.workers()[0]
+        res['worker_rss_kb'] = B.memory(worker).get('rss_kb')
+        res['render_kept'] = renders(reps)
+        B.log('tlsrpt: %d kept reports read in %.2f s; json status %.3f s '
+              '(%.3f s with none)'
+              % (kept, res['load_s'],
+                 B.median(res['render_kept']['json']['seconds']),
+                 B.median(res['render_empty']['json']['seconds'])))
+    finally:
+        ngx.stop()
+
+    log = ngx.error_log()
+    res['error_log_crit'] = sum(1 for line in log.splitlines()
+                                if '[crit]' in line or '[alert]' in line
+                                or '[emerg]' in line)
+    shutil.rmtree(store['module'], ignore_errors=True)
+    B.write_json('tlsrpt.json', {
+        'params': {'domains': DOMAINS, 'organizations': ORGS,
+                   'bodies': nbodies, 'body_bytes': size, 'kept': kept,
+                   'repeat': reps, 'duration_s': dur,
+                   'connections': B.env_int('BENCH_CONNECTIONS', 32),
+                   'rtprio': B.RTPRIO, 'latency_rate': lat_rate,
+                   'latency_connections': lat_conns,
+                   'latency_duration_s': lat_dur,
+                   'filesystem': subprocess.run(
+                       ['stat', '-f', '-c', '%T', d], capture_output=True,
+                       text=True).stdout.strip()},
+        'results': res,
+    })
+
+
+if __name__ == '__main__':
+    main()
