@@ -605,9 +605,10 @@ def tlsrpt_section(doc, tr):
     pr, res = tr['params'], tr['results']
     doc.p('One nginx, one worker on core 0, serves %d domains in one hosted '
           'server; the reports are distinct gzip\'d JSON reports (%d '
-          'sending organizations, about %d bytes each), stored in the build directory (file '
-          'system: `%s` by `stat -f`). wrk, one thread and %d connections on core 1, sends '
-          'them for %g s a run, in %d rounds with the variants in turn:'
+          'sending organizations, about %d bytes each), stored in the '
+          'build directory (file system: `%s` by `stat -f`). wrk, one '
+          'thread and %d connections on core 1, sends them for %g s a '
+          'run, in %d rounds with the variants in turn:'
           % (pr['domains'], pr['organizations'], pr['body_bytes'],
              pr['filesystem'], pr['connections'], pr['duration_s'],
              pr['repeat']), '',
