@@ -21,7 +21,7 @@ BUILD_PKGS = nginx-core nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
              libidn2-dev libpsl-dev libc-ares-dev libjson-c-dev make gcc
 TEST_PKGS  = clang perl curl openssl iproute2 nsd postfix-mta-sts-resolver \
              libnet-dns-perl libio-socket-ssl-perl procps libclang-rt-14-dev \
-             wrk
+             wrk strace
 DEMO_PKGS  = openssl curl nsd
 
 SOURCES  = config $(MODULE).c $(wildcard src/*.h src/*/*.c src/*/*.h)

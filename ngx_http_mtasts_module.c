@@ -1125,6 +1125,19 @@ ngx_http_mtasts_tlsrpt_receive(ngx_conf_t *cf, ngx_command_t *cmd,
         *pp = path;
     }
 
+#if (NGX_THREADS)
+
+    /* reports are made durable there, not in the worker */
+
+    if (mmcf->tlsrpt_pool == NULL) {
+        mmcf->tlsrpt_pool = ngx_thread_pool_add(cf, NULL);
+        if (mmcf->tlsrpt_pool == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+#endif
+
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_mtasts_tlsrpt_handler;
 

@@ -107,6 +107,9 @@ typedef struct {
     time_t                        tlsrpt_window;
     time_t                        tlsrpt_retention; /* 0: off */
     ngx_shm_zone_t               *tlsrpt_zone;
+#if (NGX_THREADS)
+    ngx_thread_pool_t            *tlsrpt_pool;  /* "default": fsync()s */
+#endif
 } ngx_http_mtasts_main_conf_t;
 
 

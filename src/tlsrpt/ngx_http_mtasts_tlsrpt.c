@@ -14,7 +14,9 @@
  * A report is stored under a name made of its end date and the SHA-256 of
  * what identifies it (organization, report-id, date range, policy
  * domains): fsync'd, then linked into place, so that a duplicate finds the
- * name taken and nothing stored is ever overwritten or half-written.
+ * name taken and nothing stored is ever overwritten or half-written.  The
+ * fsync()s and the link() wait for the disk: they run in nginx's "default"
+ * thread pool, so that the worker goes on serving meanwhile.
  */
 
 
@@ -28,6 +30,20 @@
 #define NGX_HTTP_MTASTS_TLSRPT_CHUNK  65536
 #define NGX_HTTP_MTASTS_TLSRPT_SLICE  (4 * NGX_HTTP_MTASTS_TLSRPT_CHUNK)
 #define NGX_HTTP_MTASTS_TLSRPT_KEY    32        /* hex digits in a name */
+
+
+/* the part that waits for the disk: the thread's, until it is done */
+
+typedef struct {
+    ngx_fd_t                      fd;          /* closed there */
+    u_char                       *tmp;         /* deleted there */
+    u_char                       *name;        /* where it goes */
+    u_char                       *dir;         /* fsync'd after */
+    const char                   *failed;      /* the call, or NULL */
+    u_char                       *what;        /* on what */
+    ngx_err_t                     err;
+    ngx_uint_t                    duplicate;   /* the name was taken */
+} ngx_http_mtasts_tlsrpt_save_t;
 
 
 typedef struct {
@@ -51,6 +67,8 @@ typedef struct {
     ngx_uint_t                    status;      /* the answer */
     const char                   *reason;
     ngx_event_t                   ev;          /* the next slice */
+    mtasts_report_t               rep;         /* what is being saved */
+    ngx_http_mtasts_tlsrpt_save_t  save;
 } ngx_http_mtasts_tlsrpt_ctx_t;
 
 
@@ -68,7 +86,13 @@ static ngx_int_t ngx_http_mtasts_tlsrpt_take(
 static ngx_int_t ngx_http_mtasts_tlsrpt_end(
     ngx_http_mtasts_tlsrpt_ctx_t *ctx);
 static ngx_int_t ngx_http_mtasts_tlsrpt_store(
-    ngx_http_mtasts_tlsrpt_ctx_t *ctx, mtasts_report_t *rep);
+    ngx_http_mtasts_tlsrpt_ctx_t *ctx);
+static void ngx_http_mtasts_tlsrpt_save(void *data, ngx_log_t *log);
+#if (NGX_THREADS)
+static void ngx_http_mtasts_tlsrpt_saved_event(ngx_event_t *ev);
+#endif
+static void ngx_http_mtasts_tlsrpt_saved(ngx_http_mtasts_tlsrpt_ctx_t *ctx);
+static void ngx_http_mtasts_tlsrpt_finish(ngx_http_mtasts_tlsrpt_ctx_t *ctx);
 static ngx_int_t ngx_http_mtasts_tlsrpt_fail(
     ngx_http_mtasts_tlsrpt_ctx_t *ctx, ngx_uint_t status,
     const char *reason);
@@ -250,9 +274,11 @@ ngx_http_mtasts_tlsrpt_body(ngx_http_request_t *r)
         return;
     }
 
-    ngx_http_mtasts_tlsrpt_drop(ctx);
-    ngx_http_finalize_request(r, ngx_http_mtasts_tlsrpt_answer(r,
-                                                ctx->status, ctx->reason));
+    if (rc == NGX_BUSY) {
+        return;                 /* the thread pool finishes it */
+    }
+
+    ngx_http_mtasts_tlsrpt_finish(ctx);
 }
 
 
@@ -264,24 +290,31 @@ ngx_http_mtasts_tlsrpt_slice(ngx_event_t *ev)
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
+    ngx_int_t            rc;
+
     r = ctx->request;
     c = r->connection;
 
-    if (ngx_http_mtasts_tlsrpt_run(ctx) == NGX_AGAIN) {
+    rc = ngx_http_mtasts_tlsrpt_run(ctx);
+
+    if (rc == NGX_AGAIN) {
         ngx_post_event(&ctx->ev, &ngx_posted_next_events);
         return;
     }
 
-    ngx_http_mtasts_tlsrpt_drop(ctx);
-    ngx_http_finalize_request(r, ngx_http_mtasts_tlsrpt_answer(r,
-                                                ctx->status, ctx->reason));
+    if (rc == NGX_BUSY) {
+        return;
+    }
+
+    ngx_http_mtasts_tlsrpt_finish(ctx);
     ngx_http_run_posted_requests(c);
 }
 
 
 /*
- * A slice: NGX_AGAIN while there is more to take, else NGX_DONE with the
- * answer in ctx->status and ctx->reason.
+ * A slice: NGX_AGAIN while there is more to take, NGX_BUSY while the
+ * thread pool saves the report, else NGX_DONE with the answer in
+ * ctx->status and ctx->reason.
  */
 
 static ngx_int_t
@@ -514,8 +547,7 @@ ngx_http_mtasts_tlsrpt_take(ngx_http_mtasts_tlsrpt_ctx_t *ctx, u_char *data,
 static ngx_int_t
 ngx_http_mtasts_tlsrpt_end(ngx_http_mtasts_tlsrpt_ctx_t *ctx)
 {
-    const char       *err;
-    mtasts_report_t   rep;
+    const char  *err;
 
     if (ctx->size == 0) {
         return ngx_http_mtasts_tlsrpt_fail(ctx, NGX_HTTP_BAD_REQUEST,
@@ -532,7 +564,7 @@ ngx_http_mtasts_tlsrpt_end(ngx_http_mtasts_tlsrpt_ctx_t *ctx)
                                            "the JSON report is cut off");
     }
 
-    err = mtasts_report_check(ctx->root, &rep);
+    err = mtasts_report_check(ctx->root, &ctx->rep);
 
     if (err) {
         ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
@@ -540,29 +572,30 @@ ngx_http_mtasts_tlsrpt_end(ngx_http_mtasts_tlsrpt_ctx_t *ctx)
         return ngx_http_mtasts_tlsrpt_fail(ctx, NGX_HTTP_BAD_REQUEST, err);
     }
 
-    (void) ngx_http_mtasts_tlsrpt_store(ctx, &rep);
-
-    return NGX_DONE;
+    return ngx_http_mtasts_tlsrpt_store(ctx);
 }
 
 
 static ngx_int_t
-ngx_http_mtasts_tlsrpt_store(ngx_http_mtasts_tlsrpt_ctx_t *ctx,
-    mtasts_report_t *rep)
+ngx_http_mtasts_tlsrpt_store(ngx_http_mtasts_tlsrpt_ctx_t *ctx)
 {
     u_char                       *p, *name, *key;
     size_t                        len;
-    ngx_fd_t                      dir;
     ngx_tm_t                      tm;
     ngx_str_t                    *d;
     ngx_uint_t                    i, j, n, served;
     unsigned int                  mdlen;
+    mtasts_report_t              *rep;
     ngx_http_request_t           *r;
+#if (NGX_THREADS)
+    ngx_thread_task_t            *task;
+#endif
     mtasts_report_policy_t        pol;
     u_char                        md[EVP_MAX_MD_SIZE];
     ngx_http_mtasts_main_conf_t  *mmcf;
 
     r = ctx->request;
+    rep = &ctx->rep;
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_mtasts_module);
 
     /* its policy domains, lower case, each once, sorted */
@@ -667,66 +700,197 @@ ngx_http_mtasts_tlsrpt_store(ngx_http_mtasts_tlsrpt_ctx_t *ctx,
     p = ngx_hex_dump(p, md, NGX_HTTP_MTASTS_TLSRPT_KEY / 2);
     ngx_sprintf(p, ".json%Z");
 
-    /* on the disk before it is acknowledged */
+    /* on the disk before it is acknowledged: the thread owns the files */
 
-    if (fsync(ctx->fd) == -1) {
-        return ngx_http_mtasts_tlsrpt_io(ctx, "fsync()", ctx->tmp);
-    }
+    ctx->save.fd = ctx->fd;
+    ctx->save.tmp = ctx->tmp;
+    ctx->save.name = name;
+    ctx->save.dir = ctx->conf->tlsrpt->name.data;
 
-    if (ngx_close_file(ctx->fd) == NGX_FILE_ERROR) {
-        ctx->fd = NGX_INVALID_FILE;
-        return ngx_http_mtasts_tlsrpt_io(ctx, ngx_close_file_n, ctx->tmp);
-    }
+#if (NGX_THREADS)
 
-    ctx->fd = NGX_INVALID_FILE;
-
-    if (link((char *) ctx->tmp, (char *) name) == -1) {
-
-        if (ngx_errno != NGX_EEXIST) {
-            return ngx_http_mtasts_tlsrpt_io(ctx, "link()", name);
+    if (mmcf->tlsrpt_pool) {
+        task = ngx_thread_task_alloc(r->pool, 0);
+        if (task == NULL) {
+            return ngx_http_mtasts_tlsrpt_fail(ctx,
+                                       NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
         }
 
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "mta_sts: TLS-RPT report \"%s\" of \"%s\" is already "
-                      "stored as \"%s\"", rep->report_id, rep->organization,
-                      name);
+        task->ctx = &ctx->save;
+        task->handler = ngx_http_mtasts_tlsrpt_save;
+        task->event.data = ctx;
+        task->event.handler = ngx_http_mtasts_tlsrpt_saved_event;
 
-        ctx->status = NGX_HTTP_OK;
-        ctx->reason = "a duplicate: the report was already stored";
-        return NGX_OK;
+        if (ngx_thread_task_post(mmcf->tlsrpt_pool, task) != NGX_OK) {
+            return ngx_http_mtasts_tlsrpt_fail(ctx,
+                                       NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "the report cannot be stored now");
+        }
+
+        ctx->fd = NGX_INVALID_FILE;
+        ctx->tmp = NULL;
+
+        r->main->blocked++;
+        r->aio = 1;
+
+        return NGX_BUSY;
     }
+
+#endif
+
+    ctx->fd = NGX_INVALID_FILE;
+    ctx->tmp = NULL;
+
+    ngx_http_mtasts_tlsrpt_save(&ctx->save, r->connection->log);
+    ngx_http_mtasts_tlsrpt_saved(ctx);
+
+    return NGX_DONE;
+}
+
+
+/*
+ * In a thread of the pool (or in the worker, without threads): the file
+ * and its name made durable.  Nothing here logs: the worker does, after.
+ */
+
+static void
+ngx_http_mtasts_tlsrpt_save(void *data, ngx_log_t *log)
+{
+    ngx_http_mtasts_tlsrpt_save_t *save = data;
+
+    ngx_fd_t  dir;
+
+    if (fsync(save->fd) == -1) {
+        save->failed = "fsync()";
+        save->what = save->tmp;
+        goto failed;
+    }
+
+    if (ngx_close_file(save->fd) == NGX_FILE_ERROR) {
+        save->fd = NGX_INVALID_FILE;
+        save->failed = ngx_close_file_n;
+        save->what = save->tmp;
+        goto failed;
+    }
+
+    save->fd = NGX_INVALID_FILE;
+
+    if (link((char *) save->tmp, (char *) save->name) == -1) {
+
+        if (ngx_errno != NGX_EEXIST) {
+            save->failed = "link()";
+            save->what = save->name;
+            goto failed;
+        }
+
+        save->duplicate = 1;
+        (void) ngx_delete_file(save->tmp);
+        return;
+    }
+
+    (void) ngx_delete_file(save->tmp);
 
     /* the name in the directory is durable too */
 
-    dir = ngx_open_file(ctx->conf->tlsrpt->name.data, NGX_FILE_RDONLY,
-                        NGX_FILE_OPEN, 0);
+    dir = ngx_open_file(save->dir, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
 
     if (dir == NGX_INVALID_FILE || fsync(dir) == -1) {
+        save->err = ngx_errno;
+        save->failed = "fsync()";
+        save->what = save->dir;
+
         if (dir != NGX_INVALID_FILE) {
             (void) ngx_close_file(dir);
         }
 
         /* the report is there, but may not stay after a crash */
 
-        (void) ngx_delete_file(name);
-        return ngx_http_mtasts_tlsrpt_io(ctx, "fsync()",
-                                         ctx->conf->tlsrpt->name.data);
+        (void) ngx_delete_file(save->name);
+        return;
     }
 
     (void) ngx_close_file(dir);
 
+    return;
+
+failed:
+
+    save->err = ngx_errno;
+
+    if (save->fd != NGX_INVALID_FILE) {
+        (void) ngx_close_file(save->fd);
+    }
+
+    (void) ngx_delete_file(save->tmp);
+}
+
+
+#if (NGX_THREADS)
+
+static void
+ngx_http_mtasts_tlsrpt_saved_event(ngx_event_t *ev)
+{
+    ngx_http_mtasts_tlsrpt_ctx_t *ctx = ev->data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    r->main->blocked--;
+    r->aio = 0;
+
+    ngx_http_mtasts_tlsrpt_saved(ctx);
+    ngx_http_mtasts_tlsrpt_finish(ctx);
+    ngx_http_run_posted_requests(c);
+}
+
+#endif
+
+
+/* back in the worker: what the disk said, logged, counted, answered */
+
+static void
+ngx_http_mtasts_tlsrpt_saved(ngx_http_mtasts_tlsrpt_ctx_t *ctx)
+{
+    ngx_http_request_t            *r;
+    ngx_http_mtasts_tlsrpt_save_t  *save;
+
+    r = ctx->request;
+    save = &ctx->save;
+
+    if (save->failed) {
+        ngx_set_errno(save->err);
+        (void) ngx_http_mtasts_tlsrpt_io(ctx, save->failed, save->what);
+        return;
+    }
+
+    if (save->duplicate) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "mta_sts: TLS-RPT report \"%s\" of \"%s\" is already "
+                      "stored as \"%s\"", ctx->rep.report_id,
+                      ctx->rep.organization, save->name);
+
+        ctx->status = NGX_HTTP_OK;
+        ctx->reason = "a duplicate: the report was already stored";
+        return;
+    }
+
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "mta_sts: TLS-RPT report \"%s\" of \"%s\" stored as "
-                  "\"%s\"", rep->report_id, rep->organization, name);
+                  "\"%s\"", ctx->rep.report_id, ctx->rep.organization,
+                  save->name);
 
-    ngx_http_mtasts_tlsrpt_count(mmcf, ctx->root, rep,
-                                 name + ctx->conf->tlsrpt->name.len + 1,
-                                 r->connection->log);
+    ngx_http_mtasts_tlsrpt_count(
+        ngx_http_get_module_main_conf(r, ngx_http_mtasts_module),
+        ctx->root, &ctx->rep, save->name + ctx->conf->tlsrpt->name.len + 1,
+        r->connection->log);
 
     ctx->status = NGX_HTTP_CREATED;
     ctx->reason = "stored";
-
-    return NGX_OK;
 }
 
 
@@ -819,6 +983,19 @@ ngx_http_mtasts_tlsrpt_cmp(const void *one, const void *two)
     }
 
     return (a->len > b->len) - (a->len < b->len);
+}
+
+
+static void
+ngx_http_mtasts_tlsrpt_finish(ngx_http_mtasts_tlsrpt_ctx_t *ctx)
+{
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    ngx_http_mtasts_tlsrpt_drop(ctx);
+    ngx_http_finalize_request(r, ngx_http_mtasts_tlsrpt_answer(r,
+                                                ctx->status, ctx->reason));
 }
 
 

@@ -1,0 +1,212 @@
+#!/usr/bin/perl
+
+# A TLS-RPT report is made durable (fsync of the file, link() into place,
+# fsync of the directory) in nginx's "default" thread pool, not in the
+# worker's own thread: strace shows which thread does it.  A pool that
+# cannot take the task answers 503 and keeps nothing.
+
+use warnings;
+use strict;
+
+use Test::More;
+use POSIX qw(WNOHANG);
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::Nginx;
+
+###############################################################################
+
+my $t = Test::Nginx->new();
+my $d = $t->testdir;
+
+sub conf {
+	my ($pool) = @_;
+	return <<"EOF";
+%%TEST_GLOBALS%%
+
+worker_processes 1;
+thread_pool default $pool;
+
+events {
+}
+
+http {
+    %%TEST_GLOBALS_HTTP%%
+
+    server {
+        listen 127.0.0.1:%%PORT_8080%%;
+        server_name mta-sts.company-y.example;
+
+        mta_sts on;
+        mta_sts_mx *.mail.company-y.example;
+
+        location = /tlsrpt {
+            mta_sts_tlsrpt_receive $d/reports;
+        }
+    }
+}
+EOF
+}
+
+$t->write_file_expand('nginx.conf', conf('threads=2'));
+$t->plan(15)->run();
+
+###############################################################################
+
+my $n = 0;
+
+sub report {
+	$n++;
+	return '{"organization-name":"Company-X","date-range":'
+		. '{"start-datetime":"2016-04-01T00:00:00Z",'
+		. '"end-datetime":"2016-04-01T23:59:59Z"},'
+		. '"contact-info":"sts-reporting@company-x.example",'
+		. "\"report-id\":\"thread-$n\",\"policies\":[{\"policy\":"
+		. '{"policy-type":"sts","policy-domain":"company-y.example"},'
+		. '"summary":{"total-successful-session-count":1,'
+		. '"total-failure-session-count":0}}]}';
+}
+
+sub post {
+	my $file = $t->write_file('body', report());
+	my $r = $t->curl('-H', 'Content-Type: application/tlsrpt+json',
+		'--data-binary', "\@$file",
+		'http://127.0.0.1:' . $t->port(8080) . '/tlsrpt');
+	return ($r->{status} // 'none') . ' ' . $r->{body};
+}
+
+sub stored {
+	opendir my $dh, "$d/reports" or return ();
+	return sort grep { !/^\.\.?$/ } readdir $dh;
+}
+
+# strace on every thread of the worker: fsync() and link() logged, fsync()
+# made to wait 1.5 s for the disk
+
+sub trace {
+	my ($worker) = @_;
+	unlink "$d/strace.out", "$d/strace.err";
+	my $pid = fork // die "fork: $!\n";
+	if (!$pid) {
+		open STDERR, '>', "$d/strace.err";
+		exec 'strace', '-f', '-o', "$d/strace.out",
+			'-e', 'trace=fsync,link',
+			'-e', 'inject=fsync:delay_enter=1500000',
+			'-p', $worker or POSIX::_exit(127);
+	}
+	# it says "Process N attached with 3 threads"
+	my $deadline = time + 10;
+	until (time > $deadline) {
+		my $err = -e "$d/strace.err" ? $t->read_file('strace.err') : '';
+		last if $err =~ /attached( with \d+ threads)?$/m;
+		select undef, undef, undef, 0.05;
+	}
+	return $pid;
+}
+
+sub untrace {
+	my ($pid) = @_;
+	kill 'INT', $pid;
+	waitpid $pid, 0;
+	my %calls;
+	for (split /\n/, $t->read_file('strace.out')) {
+		my ($tid, $call) = /^(\d+)\s+(fsync|link)\(/ or next;
+		$calls{$call}{$tid} = 1;
+	}
+	return \%calls;
+}
+
+# a report POSTed in the background: the curl's pid and its output file
+
+sub post_bg {
+	my ($name) = @_;
+	my $file = $t->write_file("body-$name", report());
+	my $pid = fork // die "fork: $!\n";
+	if (!$pid) {
+		open STDOUT, '>', "$d/answer-$name";
+		exec 'curl', '-sS', '-w', ' %{http_code}',
+			'-H', 'Content-Type: application/tlsrpt+json',
+			'--data-binary', "\@$file",
+			'http://127.0.0.1:' . $t->port(8080) . '/tlsrpt'
+			or POSIX::_exit(127);
+	}
+	return $pid;
+}
+
+sub answer_bg {
+	my ($pid, $name) = @_;
+	waitpid $pid, 0;
+	return $t->read_file("answer-$name");
+}
+
+# the temporary files in the directory, whole: what waits for the disk
+
+sub waiting {
+	my ($count, $size) = @_;
+	my $deadline = time + 10;
+	until (time > $deadline) {
+		my @tmp = grep { /^\.tlsrpt-.*\.tmp$/ && -s "$d/reports/$_" == $size }
+			stored();
+		return 1 if @tmp >= $count;
+		select undef, undef, undef, 0.02;
+	}
+	return 0;
+}
+
+my $size = length report();
+$n--;
+
+my ($worker) = $t->workers;
+my $strace = trace($worker);
+
+my $post = post_bg('one');
+ok(waiting(1, $size), 'the report waits for the disk');
+
+my $policy = $t->curl('-H', 'Host: mta-sts.company-y.example',
+	'http://127.0.0.1:' . $t->port(8080) . '/.well-known/mta-sts.txt');
+is($policy->{status}, 200, 'the worker serves the policy meanwhile');
+is(waitpid($post, WNOHANG), 0, 'while the report is not yet answered');
+is(answer_bg($post, 'one'), "stored\n 201", 'then the report is stored');
+
+my $calls = untrace($strace);
+my @threads = map { m!/(\d+)$! } glob "/proc/$worker/task/*";
+
+is(scalar(@threads), 3, 'the worker has its own thread and the pool\'s two');
+my @fsync = keys %{$calls->{fsync} // {}};
+is(scalar(@fsync), 1, 'the fsync()s are made by one thread');
+ok(@fsync && $fsync[0] != $worker && grep({ $_ == $fsync[0] } @threads),
+	'a thread of the pool, not the worker\'s own');
+is(join(' ', keys %{$calls->{link} // {}}), $fsync[0] // 'none',
+	'the link() too');
+
+# one thread and a queue of one: a third report finds no room
+
+my @before = stored();
+is(scalar(@before), 1, 'one report kept');
+
+$t->write_file_expand('nginx.conf', conf('threads=1 max_queue=1'));
+$t->reload();
+
+($worker) = $t->workers;
+$strace = trace($worker);
+
+my $one = post_bg('two');
+ok(waiting(1, $size), 'a report in the thread');
+my $two = post_bg('three');
+ok(waiting(2, $size), 'another in the queue');
+
+is(post(), "503 the report cannot be stored now\n",
+	'no room in the pool\'s queue');
+is(answer_bg($one, 'two') . answer_bg($two, 'three'),
+	"stored\n 201stored\n 201", 'the other two are stored');
+untrace($strace);
+
+is(scalar(my @after = stored()), 3, 'three reports kept, no temporary file');
+
+$t->stop;
+like($t->read_file('error.log'),
+	qr/\[error\].*thread pool "default" queue overflow: 1 tasks waiting/,
+	'nginx logs the overflow');
+
+###############################################################################
