@@ -20,6 +20,7 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(TOP, 'build', 'bench')
 MODULE = os.path.join(OUT, 'ngx_http_mtasts_module.so')
+LATENCY = os.path.join(OUT, 'latency')      # bench/latency.c, by bench/run
 NGINX = '/usr/sbin/nginx'
 
 # nginx and the load generators on separate cores (2-core machines: 0, 1)
@@ -489,3 +490,45 @@ def wrk(url, host, duration, connections, close=False, script=None,
     if worker and res['requests']:
         res['cpu_us_per_request'] = (t1 - t0) / 1e3 / res['requests']
     return res
+
+
+def status_page(port, host, path, timeout=300, marks=None):
+    """(seconds, body) of one GET of a status page on 127.0.0.1, which
+    must answer 200; with marks (a list), also appends (sent, first byte,
+    done) in wall-clock seconds"""
+    s = socket.create_connection(('127.0.0.1', port), timeout)
+    s.settimeout(timeout)
+    w0, t0 = time.time(), time.monotonic()
+    s.sendall(('GET %s HTTP/1.1\r\nHost: %s\r\n'
+               'Connection: close\r\n\r\n' % (path, host)).encode())
+    chunks, first = [], None
+    while True:
+        d = s.recv(1 << 20)
+        if not d:
+            break
+        if first is None:
+            first = time.time()
+        chunks.append(d)
+    s.close()
+    t = time.monotonic() - t0
+    head, _, body = b''.join(chunks).partition(b'\r\n\r\n')
+    if not head.startswith(b'HTTP/1.1 200 '):
+        raise RuntimeError('status answered %r' % head[:40])
+    if marks is not None:
+        marks.append((w0, first, w0 + t))
+    return t, body
+
+
+def open_loop(port, host, rate, conns, duration, cpu, samples=None):
+    """bench/latency.c's open-loop client against the policy, pinned to
+    cpu: its JSON summary; with samples (a path), every sample there"""
+    cmd = pin(cpu, 2) + [LATENCY, '-p', str(port), '-H', host, '-u', PATH,
+                         '-r', str(rate), '-c', str(conns),
+                         '-d', str(duration)]
+    if samples:
+        cmd += ['-o', samples]
+    r = subprocess.run(cmd, capture_output=True, text=True,
+                       timeout=duration + 60)
+    if r.returncode != 0:
+        raise RuntimeError('latency: %s %s' % (r.stdout, r.stderr))
+    return json.loads(r.stdout)

@@ -361,9 +361,10 @@ def scale_section(doc, sc, cg=None):
           'the new worker runs ("reload"; "master CPU": the CPU time the '
           'master used meanwhile). The CPU times are what other work on '
           'the machine does not lengthen; at a few milliseconds, the wall '
-          'times are mostly waiting for a core. Memory: the master and the worker after start '
-          'and 20 requests, VmRSS and in brackets its anonymous part '
-          '(RssAnon: the configuration itself; the rest is shared library '
+          'times are mostly waiting for a core. Memory: the master and '
+          'the worker after start and 20 requests, VmRSS and in brackets '
+          'its anonymous part (RssAnon: the configuration itself; the '
+          'rest is shared library '
           'text, which the kernel may drop from an idle process). Medians; '
           'ratio = module ÷ return.' % pr['repeat'], '')
     rows = []

@@ -56,7 +56,6 @@ NSD_PORT = B.PORT + 53
 HTTP_PORT = B.PORT + 80
 QTYPES = (('_mta-sts.', 'TXT'), ('_smtp._tls.', 'TXT'), ('', 'MX'),
           ('mta-sts.', 'A'), ('mta-sts.', 'AAAA'))
-LATENCY = os.path.join(B.OUT, 'latency')
 
 
 def domain(i):
@@ -200,28 +199,7 @@ def status(refresh, timeout=300, marks=None):
     """(seconds, body) of one status request; with marks (a list), also
     appends (sent, first byte, done) in wall-clock seconds"""
     path = '/status?format=json' + ('&refresh=1' if refresh else '')
-    s = socket.create_connection(('127.0.0.1', HTTP_PORT), timeout)
-    s.settimeout(timeout)
-    w0, t0 = time.time(), time.monotonic()
-    s.sendall(('GET %s HTTP/1.1\r\nHost: status.%s\r\n'
-               'Connection: close\r\n\r\n' % (path, ZONE)).encode())
-    chunks, first = [], None
-    while True:
-        d = s.recv(1 << 20)
-        if not d:
-            break
-        if first is None:
-            first = time.time()
-        chunks.append(d)
-    s.close()
-    t = time.monotonic() - t0
-    data = b''.join(chunks)
-    head, _, body = data.partition(b'\r\n\r\n')
-    if not head.startswith(b'HTTP/1.1 200 '):
-        raise RuntimeError('status answered %r' % head[:40])
-    if marks is not None:
-        marks.append((w0, first, w0 + t))
-    return t, body
+    return B.status_page(HTTP_PORT, 'status.' + ZONE, path, timeout, marks)
 
 
 def tally(body):
@@ -261,16 +239,8 @@ def dnsperf(qfile, outstanding):
 def latency(rate, conns, duration, samples=None):
     """the open-loop client, on the core of nginx (the other one runs
     nsd); with samples (a path), every sample is written there"""
-    cmd = B.pin(B.SERVER_CPU, 2) + [LATENCY, '-p', str(HTTP_PORT),
-           '-H', 'mta-sts.' + domain(1), '-u', B.PATH, '-r', str(rate),
-           '-c', str(conns), '-d', str(duration)]
-    if samples:
-        cmd += ['-o', samples]
-    r = subprocess.run(cmd, capture_output=True, text=True,
-                       timeout=duration + 60)
-    if r.returncode != 0:
-        raise RuntimeError('latency: %s %s' % (r.stdout, r.stderr))
-    return json.loads(r.stdout)
+    return B.open_loop(HTTP_PORT, 'mta-sts.' + domain(1), rate, conns,
+                       duration, B.SERVER_CPU, samples)
 
 
 def rounds_during(duration, marks, gap):

@@ -35,7 +35,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -50,7 +49,6 @@ ORGS = 50
 MODULE_PORT = B.PORT + 81
 STORE_PORT = B.PORT + 82
 LIMITED_PORT = B.PORT + 83
-LATENCY = os.path.join(B.OUT, 'latency')
 POST_LUA = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                         'post.lua')
 FORMATS = ('json', 'text', 'prometheus', 'html')
@@ -188,35 +186,14 @@ def flood(port, duration, bodies, lengths, worker=None):
 
 
 def latency(rate, conns, duration):
-    cmd = B.pin(B.CLIENT_CPU, 2) + [LATENCY, '-p', str(MODULE_PORT),
-           '-H', 'mta-sts.' + domain(1), '-u', B.PATH, '-r', str(rate),
-           '-c', str(conns), '-d', str(duration)]
-    r = subprocess.run(cmd, capture_output=True, text=True,
-                       timeout=duration + 60)
-    if r.returncode != 0:
-        raise RuntimeError('latency: %s %s' % (r.stdout, r.stderr))
-    return json.loads(r.stdout)
+    return B.open_loop(MODULE_PORT, 'mta-sts.' + domain(1), rate, conns,
+                       duration, B.CLIENT_CPU)
 
 
 def status(fmt, timeout=300):
-    """(seconds, status, body) of one status page"""
-    s = socket.create_connection(('127.0.0.1', MODULE_PORT), timeout)
-    s.settimeout(timeout)
-    t0 = time.monotonic()
-    s.sendall(('GET /status?format=%s HTTP/1.1\r\nHost: status.%s\r\n'
-               'Connection: close\r\n\r\n' % (fmt, ZONE)).encode())
-    chunks = []
-    while True:
-        c = s.recv(1 << 20)
-        if not c:
-            break
-        chunks.append(c)
-    s.close()
-    t = time.monotonic() - t0
-    head, _, body = b''.join(chunks).partition(b'\r\n\r\n')
-    if not head.startswith(b'HTTP/1.1 200 '):
-        raise RuntimeError('status answered %r' % head[:40])
-    return t, body
+    """(seconds, body) of one status page"""
+    return B.status_page(MODULE_PORT, 'status.' + ZONE,
+                         '/status?format=' + fmt, timeout)
 
 
 def loaded():

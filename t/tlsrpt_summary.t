@@ -175,7 +175,14 @@ $t->write_file($ancient_file, $ancient->[1]);
 my $old_file = 'reports/' . substr(iso(($today - 40) * 86400), 0, 10)
 	. '-' . substr(sha256_hex('old'), 0, 32) . '.json';
 
-$t->plan(27)->run();
+# temporary files of the intake: one left by a crash two hours ago, one
+# being written
+
+$t->write_file('reports/.tlsrpt-99999-0.tmp', '{"organization-name"');
+utime time - 7200, time - 7200, "$d/reports/.tlsrpt-99999-0.tmp";
+$t->write_file('reports/.tlsrpt-99999-1.tmp', '{"organization-name"');
+
+$t->plan(30)->run();
 
 ###############################################################################
 
@@ -231,6 +238,9 @@ my $j = compare('at start');
 
 ok(!-e "$d/$ancient_file", 'a report past the retention is deleted');
 ok(-e "$d/$old_file", 'one past the window only is kept');
+ok(!-e "$d/reports/.tlsrpt-99999-0.tmp",
+	'a temporary file an hour old is deleted');
+ok(-e "$d/reports/.tlsrpt-99999-1.tmp", 'a new one is not');
 
 my $r = $j->{domains}{'d001.example'}{tlsrpt};
 my $org = $want{'d001.example'}{by_organization};
@@ -368,6 +378,9 @@ $t->stop;
 like($t->read_file('error.log'),
 	qr/mta_sts: 1 TLS-RPT reports past mta_sts_tlsrpt_retention deleted/,
 	'the reading at start says what it deleted');
+like($t->read_file('error.log'),
+	qr/\[notice\] .*mta_sts: deleted "[^"]*\/\.tlsrpt-99999-0\.tmp", a temporary file of a TLS-RPT report that a crash left/,
+	'and the temporary file');
 unlike($t->read_file('error.log'), qr/not counted/,
 	'every kept file was a report');
 

@@ -50,7 +50,7 @@ EOF
 }
 
 $t->write_file_expand('nginx.conf', conf('threads=2'));
-$t->plan(15)->run();
+$t->plan(17)->run();
 
 ###############################################################################
 
@@ -154,12 +154,23 @@ sub waiting {
 	return 0;
 }
 
-my $size = length report();
-$n--;
+my $size;
 
 my ($worker) = $t->workers;
+
+# a temporary file that a crashed worker of the same pid left: not reused
+
+$t->write_file("reports/.tlsrpt-$worker-0.tmp", 'left');
+is(post(), "201 stored\n", 'a name taken by a temporary file left');
+is($t->read_file("reports/.tlsrpt-$worker-0.tmp"), 'left',
+	'which is left alone');
+unlink "$d/reports/.tlsrpt-$worker-0.tmp";
+unlink map { "$d/reports/$_" } stored();
+
 my $strace = trace($worker);
 
+$size = length report();
+$n--;
 my $post = post_bg('one');
 ok(waiting(1, $size), 'the report waits for the disk');
 

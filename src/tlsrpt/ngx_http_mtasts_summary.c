@@ -26,6 +26,8 @@
 #define NGX_HTTP_MTASTS_SUM_COUNTER   -1       /* the day of counters */
 
 #define NGX_HTTP_MTASTS_SUM_FILES     16       /* read per turn */
+#define NGX_HTTP_MTASTS_SUM_ENTRIES   64       /* looked at per turn */
+#define NGX_HTTP_MTASTS_SUM_STALE     3600     /* a temporary file, left */
 #define NGX_HTTP_MTASTS_SUM_FILE_MAX  (64 * 1024 * 1024)
 
 #define NGX_HTTP_MTASTS_SUM_UNLOADED  0
@@ -77,6 +79,21 @@ typedef struct {
 } ngx_http_mtasts_sum_zone_t;
 
 
+/*
+ * A walk through the directories of the kept reports, an entry at a time:
+ * the reading at start and the retention sweep each have one.
+ */
+
+typedef struct {
+    ngx_array_t                  *paths;       /* ngx_path_t *, distinct */
+    ngx_uint_t                    path;        /* the one being read */
+    ngx_dir_t                     dir;
+    ngx_uint_t                    open;
+    time_t                        oldest;      /* day; before: deleted */
+    ngx_uint_t                    deleted;
+} ngx_http_mtasts_sum_walk_t;
+
+
 static ngx_int_t ngx_http_mtasts_sum_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void ngx_http_mtasts_sum_add(ngx_http_mtasts_sum_zone_t *z,
@@ -102,6 +119,13 @@ static void ngx_http_mtasts_sum_loaded(ngx_http_mtasts_sum_zone_t *z);
 static void ngx_http_mtasts_sum_watch(ngx_event_t *ev);
 static void ngx_http_mtasts_sum_reset(ngx_http_mtasts_sum_zone_t *z);
 static time_t ngx_http_mtasts_sum_day(ngx_str_t *name);
+static void ngx_http_mtasts_walk_start(ngx_http_mtasts_sum_walk_t *w,
+    ngx_http_mtasts_main_conf_t *mmcf);
+static ngx_int_t ngx_http_mtasts_walk_next(ngx_http_mtasts_sum_walk_t *w,
+    ngx_str_t *name, time_t *day, ngx_log_t *log);
+static void ngx_http_mtasts_walk_stop(ngx_http_mtasts_sum_walk_t *w);
+static ngx_int_t ngx_http_mtasts_walk_stale(ngx_http_mtasts_sum_walk_t *w,
+    ngx_str_t *name, ngx_log_t *log);
 static ngx_int_t ngx_http_mtasts_sum_delete(ngx_str_t *dir, ngx_str_t *name,
     ngx_log_t *log);
 static void ngx_http_mtasts_sum_sweep(ngx_event_t *ev);
@@ -138,20 +162,13 @@ ngx_str_t  ngx_http_mtasts_tlsrpt_reasons[] = {
 };
 
 
-/* the worker reading the kept reports at start */
+/* the worker reading the kept reports at start, and the one sweeping */
 
-static ngx_event_t   ngx_http_mtasts_sum_event;
-static ngx_uint_t    ngx_http_mtasts_sum_path;
-static ngx_dir_t     ngx_http_mtasts_sum_dir;
-static ngx_uint_t    ngx_http_mtasts_sum_open;
+static ngx_event_t                 ngx_http_mtasts_sum_event;
+static ngx_http_mtasts_sum_walk_t  ngx_http_mtasts_sum_walk;
 
-/* the worker deleting the reports past retention */
-
-static ngx_event_t   ngx_http_mtasts_sweep_event;
-static ngx_uint_t    ngx_http_mtasts_sweep_path;
-static ngx_dir_t     ngx_http_mtasts_sweep_dir;
-static ngx_uint_t    ngx_http_mtasts_sweep_open;
-static ngx_uint_t    ngx_http_mtasts_sweep_deleted;
+static ngx_event_t                 ngx_http_mtasts_sweep_event;
+static ngx_http_mtasts_sum_walk_t  ngx_http_mtasts_sweep_walk;
 
 
 ngx_int_t
@@ -257,9 +274,6 @@ ngx_http_mtasts_tlsrpt_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    ngx_http_mtasts_sum_path = 0;
-    ngx_http_mtasts_sum_open = 0;
-
     ngx_http_mtasts_sum_event.handler = ngx_http_mtasts_sum_watch;
     ngx_http_mtasts_sum_event.data = mmcf;
     ngx_http_mtasts_sum_event.log = cycle->log;
@@ -325,8 +339,7 @@ ngx_http_mtasts_sum_watch(ngx_event_t *ev)
         }
 
         if (sweep && !ngx_http_mtasts_sweep_event.timer_set) {
-            ngx_http_mtasts_sweep_path = 0;
-            ngx_http_mtasts_sweep_deleted = 0;
+            ngx_http_mtasts_walk_start(&ngx_http_mtasts_sweep_walk, mmcf);
             ngx_http_mtasts_sweep_event.handler = ngx_http_mtasts_sum_sweep;
             ngx_http_mtasts_sweep_event.data = mmcf;
             ngx_http_mtasts_sweep_event.log = ev->log;
@@ -342,7 +355,7 @@ ngx_http_mtasts_sum_watch(ngx_event_t *ev)
         ngx_log_error(NGX_LOG_INFO, ev->log, 0,
                       "mta_sts: reading the kept TLS-RPT reports");
 
-        ngx_http_mtasts_sweep_deleted = 0;
+        ngx_http_mtasts_walk_start(&ngx_http_mtasts_sum_walk, mmcf);
 
         ev->handler = ngx_http_mtasts_sum_load;
         ngx_add_timer(ev, 1);
@@ -363,19 +376,13 @@ ngx_http_mtasts_tlsrpt_exit_process(ngx_cycle_t *cycle)
         ngx_del_timer(&ngx_http_mtasts_sum_event);
     }
 
-    if (ngx_http_mtasts_sum_open) {
-        (void) ngx_close_dir(&ngx_http_mtasts_sum_dir);
-        ngx_http_mtasts_sum_open = 0;
-    }
+    ngx_http_mtasts_walk_stop(&ngx_http_mtasts_sum_walk);
 
     if (ngx_http_mtasts_sweep_event.timer_set) {
         ngx_del_timer(&ngx_http_mtasts_sweep_event);
     }
 
-    if (ngx_http_mtasts_sweep_open) {
-        (void) ngx_close_dir(&ngx_http_mtasts_sweep_dir);
-        ngx_http_mtasts_sweep_open = 0;
-    }
+    ngx_http_mtasts_walk_stop(&ngx_http_mtasts_sweep_walk);
 
     mmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_mtasts_module);
 
@@ -413,15 +420,18 @@ ngx_http_mtasts_sum_load(ngx_event_t *ev)
 {
     ngx_http_mtasts_main_conf_t *mmcf = ev->data;
 
-    time_t                         first, oldest, day;
+    time_t                         first, day;
+    ngx_int_t                      rc;
     ngx_str_t                      name;
-    ngx_uint_t                     files, seen;
+    ngx_uint_t                     files, entries, seen;
     ngx_path_t                   **paths;
     ngx_queue_t                   *q;
+    ngx_http_mtasts_sum_walk_t    *w;
     ngx_http_mtasts_sum_zone_t    *z;
-    ngx_http_mtasts_sum_recent_t  *rc;
+    ngx_http_mtasts_sum_recent_t  *re;
 
     z = mmcf->tlsrpt_zone->data;
+    w = &ngx_http_mtasts_sum_walk;
     paths = mmcf->tlsrpt_paths->elts;
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
@@ -429,76 +439,35 @@ ngx_http_mtasts_sum_load(ngx_event_t *ev)
     }
 
     first = (ngx_time() - mmcf->tlsrpt_window) / 86400;
-    oldest = mmcf->tlsrpt_retention
-             ? (ngx_time() - mmcf->tlsrpt_retention) / 86400 : 0;
 
-    for (files = 0; files < NGX_HTTP_MTASTS_SUM_FILES; /* void */) {
+    for (files = 0, entries = 0;
+         files < NGX_HTTP_MTASTS_SUM_FILES
+         && entries < NGX_HTTP_MTASTS_SUM_ENTRIES;
+         entries++)
+    {
+        rc = ngx_http_mtasts_walk_next(w, &name, &day, ev->log);
 
-        if (!ngx_http_mtasts_sum_open) {
+        if (rc == NGX_DONE) {
+            ngx_http_mtasts_sum_loaded(z);
 
-            if (ngx_http_mtasts_sum_path == mmcf->tlsrpt_paths->nelts) {
-                ngx_http_mtasts_sum_loaded(z);
+            ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                          "mta_sts: the kept TLS-RPT reports are read");
 
-                ngx_log_error(NGX_LOG_INFO, ev->log, 0,
-                              "mta_sts: the kept TLS-RPT reports are read");
+            /* the reading deleted what is past retention */
 
-                /* the reading deleted what is past retention */
+            if (mmcf->tlsrpt_retention) {
+                ngx_shmtx_lock(&z->shpool->mutex);
+                z->sh->next_sweep = ngx_time() + 3600;
+                ngx_shmtx_unlock(&z->shpool->mutex);
 
-                if (mmcf->tlsrpt_retention) {
-                    ngx_log_error(NGX_LOG_INFO, ev->log, 0,
-                                  "mta_sts: %ui TLS-RPT reports past "
-                                  "mta_sts_tlsrpt_retention deleted",
-                                  ngx_http_mtasts_sweep_deleted);
-
-                    ngx_shmtx_lock(&z->shpool->mutex);
-                    z->sh->next_sweep = ngx_time() + 3600;
-                    ngx_shmtx_unlock(&z->shpool->mutex);
-
-                    ev->handler = ngx_http_mtasts_sum_watch;
-                    ngx_add_timer(ev, 60000);
-                }
-
-                return;
+                ev->handler = ngx_http_mtasts_sum_watch;
+                ngx_add_timer(ev, 60000);
             }
 
-            if (ngx_open_dir(&paths[ngx_http_mtasts_sum_path]->name,
-                             &ngx_http_mtasts_sum_dir)
-                == NGX_ERROR)
-            {
-                ngx_log_error(NGX_LOG_ERR, ev->log, ngx_errno,
-                              ngx_open_dir_n " \"%V\" failed",
-                              &paths[ngx_http_mtasts_sum_path]->name);
-                ngx_http_mtasts_sum_path++;
-                continue;
-            }
-
-            ngx_http_mtasts_sum_open = 1;
+            return;
         }
 
-        if (ngx_read_dir(&ngx_http_mtasts_sum_dir) == NGX_ERROR) {
-            (void) ngx_close_dir(&ngx_http_mtasts_sum_dir);
-            ngx_http_mtasts_sum_open = 0;
-            ngx_http_mtasts_sum_path++;
-            continue;
-        }
-
-        name.len = ngx_de_namelen(&ngx_http_mtasts_sum_dir);
-        name.data = ngx_de_name(&ngx_http_mtasts_sum_dir);
-
-        day = ngx_http_mtasts_sum_day(&name);
-
-        if (day == -1) {
-            continue;
-        }
-
-        if (day < oldest) {
-            (void) ngx_http_mtasts_sum_delete(
-                               &paths[ngx_http_mtasts_sum_path]->name, &name,
-                               ev->log);
-            continue;
-        }
-
-        if (day < first) {
+        if (rc != NGX_OK || day < first) {
             continue;
         }
 
@@ -510,10 +479,10 @@ ngx_http_mtasts_sum_load(ngx_event_t *ev)
              q != ngx_queue_sentinel(&z->sh->recent);
              q = ngx_queue_next(q))
         {
-            rc = ngx_queue_data(q, ngx_http_mtasts_sum_recent_t, queue);
+            re = ngx_queue_data(q, ngx_http_mtasts_sum_recent_t, queue);
 
-            if (rc->len == name.len
-                && ngx_strncmp(rc->name, name.data, name.len) == 0)
+            if (re->len == name.len
+                && ngx_strncmp(re->name, name.data, name.len) == 0)
             {
                 seen = 1;
                 break;
@@ -526,9 +495,8 @@ ngx_http_mtasts_sum_load(ngx_event_t *ev)
             continue;
         }
 
-        (void) ngx_http_mtasts_sum_file(mmcf,
-                                  &paths[ngx_http_mtasts_sum_path]->name,
-                                  &name, ev->log);
+        (void) ngx_http_mtasts_sum_file(mmcf, &paths[w->path]->name, &name,
+                                        ev->log);
 
         files++;
     }
@@ -1452,8 +1420,6 @@ ngx_http_mtasts_sum_delete(ngx_str_t *dir, ngx_str_t *name, ngx_log_t *log)
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
                    "mta-sts tlsrpt: deleted \"%s\"", path);
 
-    ngx_http_mtasts_sweep_deleted++;
-
     return NGX_OK;
 }
 
@@ -1463,61 +1429,161 @@ ngx_http_mtasts_sum_delete(ngx_str_t *dir, ngx_str_t *name, ngx_log_t *log)
 static void
 ngx_http_mtasts_sum_sweep(ngx_event_t *ev)
 {
-    ngx_http_mtasts_main_conf_t *mmcf = ev->data;
-
-    time_t        oldest, day;
-    ngx_str_t     name;
-    ngx_uint_t    n;
-    ngx_path_t  **paths;
+    time_t      day;
+    ngx_str_t   name;
+    ngx_uint_t  n;
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
         return;
     }
 
-    paths = mmcf->tlsrpt_paths->elts;
-    oldest = (ngx_time() - mmcf->tlsrpt_retention) / 86400;
-
-    for (n = 0; n < 64; n++) {
-
-        if (!ngx_http_mtasts_sweep_open) {
-
-            if (ngx_http_mtasts_sweep_path == mmcf->tlsrpt_paths->nelts) {
-                ngx_log_error(NGX_LOG_INFO, ev->log, 0,
-                              "mta_sts: %ui TLS-RPT reports past "
-                              "mta_sts_tlsrpt_retention deleted",
-                              ngx_http_mtasts_sweep_deleted);
-                return;
-            }
-
-            if (ngx_open_dir(&paths[ngx_http_mtasts_sweep_path]->name,
-                             &ngx_http_mtasts_sweep_dir)
-                == NGX_ERROR)
-            {
-                ngx_http_mtasts_sweep_path++;
-                continue;
-            }
-
-            ngx_http_mtasts_sweep_open = 1;
-        }
-
-        if (ngx_read_dir(&ngx_http_mtasts_sweep_dir) == NGX_ERROR) {
-            (void) ngx_close_dir(&ngx_http_mtasts_sweep_dir);
-            ngx_http_mtasts_sweep_open = 0;
-            ngx_http_mtasts_sweep_path++;
-            continue;
-        }
-
-        name.len = ngx_de_namelen(&ngx_http_mtasts_sweep_dir);
-        name.data = ngx_de_name(&ngx_http_mtasts_sweep_dir);
-
-        day = ngx_http_mtasts_sum_day(&name);
-
-        if (day != -1 && day < oldest) {
-            (void) ngx_http_mtasts_sum_delete(
-                             &paths[ngx_http_mtasts_sweep_path]->name, &name,
-                             ev->log);
+    for (n = 0; n < NGX_HTTP_MTASTS_SUM_ENTRIES; n++) {
+        if (ngx_http_mtasts_walk_next(&ngx_http_mtasts_sweep_walk, &name,
+                                      &day, ev->log)
+            == NGX_DONE)
+        {
+            return;
         }
     }
 
     ngx_add_timer(ev, 1);
+}
+
+
+static void
+ngx_http_mtasts_walk_start(ngx_http_mtasts_sum_walk_t *w,
+    ngx_http_mtasts_main_conf_t *mmcf)
+{
+    ngx_http_mtasts_walk_stop(w);
+
+    w->paths = mmcf->tlsrpt_paths;
+    w->path = 0;
+    w->oldest = mmcf->tlsrpt_retention
+                ? (ngx_time() - mmcf->tlsrpt_retention) / 86400 : 0;
+    w->deleted = 0;
+}
+
+
+/*
+ * The next entry: NGX_OK with a kept report's name (in the directory
+ * paths[w->path]) and the day it ends, NGX_DECLINED for an entry that is
+ * none (or that was deleted: past retention, a temporary file left by a
+ * crash), NGX_DONE when every directory is read.
+ */
+
+static ngx_int_t
+ngx_http_mtasts_walk_next(ngx_http_mtasts_sum_walk_t *w, ngx_str_t *name,
+    time_t *day, ngx_log_t *log)
+{
+    ngx_path_t  **paths;
+
+    paths = w->paths->elts;
+
+    if (!w->open) {
+
+        if (w->path == w->paths->nelts) {
+
+            if (w->oldest) {
+                ngx_log_error(NGX_LOG_INFO, log, 0,
+                              "mta_sts: %ui TLS-RPT reports past "
+                              "mta_sts_tlsrpt_retention deleted",
+                              w->deleted);
+            }
+
+            return NGX_DONE;
+        }
+
+        if (ngx_open_dir(&paths[w->path]->name, &w->dir) == NGX_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+                          ngx_open_dir_n " \"%V\" failed",
+                          &paths[w->path]->name);
+            w->path++;
+            return NGX_DECLINED;
+        }
+
+        w->open = 1;
+    }
+
+    if (ngx_read_dir(&w->dir) == NGX_ERROR) {
+        ngx_http_mtasts_walk_stop(w);
+        w->path++;
+        return NGX_DECLINED;
+    }
+
+    name->len = ngx_de_namelen(&w->dir);
+    name->data = ngx_de_name(&w->dir);
+
+    *day = ngx_http_mtasts_sum_day(name);
+
+    if (*day == -1) {
+        return ngx_http_mtasts_walk_stale(w, name, log);
+    }
+
+    if (*day < w->oldest) {
+        if (ngx_http_mtasts_sum_delete(&paths[w->path]->name, name, log)
+            == NGX_OK)
+        {
+            w->deleted++;
+        }
+
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_mtasts_walk_stop(ngx_http_mtasts_sum_walk_t *w)
+{
+    if (w->open) {
+        (void) ngx_close_dir(&w->dir);
+        w->open = 0;
+    }
+}
+
+
+/*
+ * A temporary file of the intake that is more than an hour old was left
+ * by a worker that crashed (or by a machine that did): a report is taken
+ * in seconds.  It is deleted, so that it neither stays nor takes the name
+ * that a new worker with the same pid would make.
+ */
+
+static ngx_int_t
+ngx_http_mtasts_walk_stale(ngx_http_mtasts_sum_walk_t *w, ngx_str_t *name,
+    ngx_log_t *log)
+{
+    ngx_str_t        *dir;
+    ngx_file_info_t   fi;
+    u_char            path[NGX_MAX_PATH];
+
+    if (name->len < sizeof(".tlsrpt-.tmp") - 1
+        || ngx_strncmp(name->data, ".tlsrpt-", sizeof(".tlsrpt-") - 1) != 0
+        || ngx_strncmp(name->data + name->len - 4, ".tmp", 4) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    dir = &((ngx_path_t **) w->paths->elts)[w->path]->name;
+
+    if (dir->len + name->len + 2 > NGX_MAX_PATH) {
+        return NGX_DECLINED;
+    }
+
+    ngx_sprintf(path, "%V/%V%Z", dir, name);
+
+    if (ngx_file_info(path, &fi) == NGX_FILE_ERROR
+        || ngx_time() - ngx_file_mtime(&fi) < NGX_HTTP_MTASTS_SUM_STALE)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_mtasts_sum_delete(dir, name, log) == NGX_OK) {
+        ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                      "mta_sts: deleted \"%s\", a temporary file of a "
+                      "TLS-RPT report that a crash left", path);
+    }
+
+    return NGX_DECLINED;
 }

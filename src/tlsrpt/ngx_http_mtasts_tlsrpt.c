@@ -216,6 +216,7 @@ ngx_http_mtasts_tlsrpt_body(ngx_http_request_t *r)
     u_char                        *p;
     size_t                         len;
     ngx_int_t                      rc;
+    ngx_uint_t                     i;
     ngx_http_mtasts_tlsrpt_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_mtasts_module);
@@ -250,13 +251,23 @@ ngx_http_mtasts_tlsrpt_body(ngx_http_request_t *r)
                            JSON_TOKENER_STRICT|JSON_TOKENER_VALIDATE_UTF8
                            |JSON_TOKENER_ALLOW_TRAILING_CHARS);
 
-    /* a temporary file in the directory, for a rename-free link() */
+    /*
+     * A temporary file in the directory, for a rename-free link(); a name
+     * taken is left alone (a crashed worker of the same pid left it, the
+     * reading at start deletes it when it is an hour old).
+     */
 
-    ngx_sprintf(p, "%V/.tlsrpt-%P-%ui.tmp%Z", &ctx->conf->tlsrpt->name,
-                ngx_pid, ngx_http_mtasts_tlsrpt_serial++);
+    for (i = 0; i < 8; i++) {
+        ngx_sprintf(p, "%V/.tlsrpt-%P-%ui.tmp%Z", &ctx->conf->tlsrpt->name,
+                    ngx_pid, ngx_http_mtasts_tlsrpt_serial++);
 
-    ctx->fd = ngx_open_file(p, NGX_FILE_WRONLY, NGX_FILE_CREATE_OR_OPEN
-                                                |O_EXCL, 0600);
+        ctx->fd = ngx_open_file(p, NGX_FILE_WRONLY, NGX_FILE_CREATE_OR_OPEN
+                                                    |O_EXCL, 0600);
+
+        if (ctx->fd != NGX_INVALID_FILE || ngx_errno != NGX_EEXIST) {
+            break;
+        }
+    }
 
     if (ctx->fd == NGX_INVALID_FILE) {
         (void) ngx_http_mtasts_tlsrpt_io(ctx, ngx_open_file_n, p);
