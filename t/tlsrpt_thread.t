@@ -2,8 +2,9 @@
 
 # A TLS-RPT report is made durable (fsync of the file, link() into place,
 # fsync of the directory) in nginx's "default" thread pool, not in the
-# worker's own thread: strace shows which thread does it.  A pool that
-# cannot take the task answers 503 and keeps nothing.
+# worker's own thread: strace shows which thread does it, and the policy
+# served meanwhile.  A pool that cannot take the task answers 503 and
+# keeps nothing.
 
 use warnings;
 use strict;
@@ -202,10 +203,25 @@ $t->reload();
 ($worker) = $t->workers;
 $strace = trace($worker);
 
+# the tasks the worker gave the pool, from its debug log
+
+sub tasks {
+	my ($count) = @_;
+	my $deadline = time + 10;
+	until (time > $deadline) {
+		my $log = $t->read_file('error.log');
+		my $added = () = $log =~ /\[debug\]\ $worker\#\d+:\ task\ \#\d+
+			\ added\ to\ thread\ pool\ "default"/xg;
+		return 1 if $added >= $count;
+		select undef, undef, undef, 0.02;
+	}
+	return 0;
+}
+
 my $one = post_bg('two');
 ok(waiting(1, $size), 'a report in the thread');
 my $two = post_bg('three');
-ok(waiting(2, $size), 'another in the queue');
+ok(waiting(2, $size) && tasks(2), 'another in the queue');
 
 is(post(), "503 the report cannot be stored now\n",
 	'no room in the pool\'s queue');

@@ -32,13 +32,19 @@
 #define NGX_HTTP_MTASTS_TLSRPT_KEY    32        /* hex digits in a name */
 
 
+/* what runs in a thread of the pool, and what the worker does after */
+
+typedef void (*ngx_http_mtasts_tlsrpt_disk_pt)(void *data, ngx_log_t *log);
+typedef void (*ngx_http_mtasts_tlsrpt_next_pt)(void *ctx);
+
+
 /* the part that waits for the disk: the thread's, until it is done */
 
 typedef struct {
     ngx_fd_t                      fd;          /* closed there */
     u_char                       *tmp;         /* deleted there */
     u_char                       *name;        /* where it goes */
-    u_char                       *dir;         /* fsync'd after */
+    ngx_str_t                    *dir;         /* fsync'd after */
     const char                   *failed;      /* the call, or NULL */
     u_char                       *what;        /* on what */
     ngx_err_t                     err;
@@ -69,6 +75,10 @@ typedef struct {
     ngx_event_t                   ev;          /* the next slice */
     mtasts_report_t               rep;         /* what is being saved */
     ngx_http_mtasts_tlsrpt_save_t  save;
+#if (NGX_THREADS)
+    ngx_thread_task_t            *task;
+    ngx_http_mtasts_tlsrpt_next_pt  next;      /* when it is done */
+#endif
 } ngx_http_mtasts_tlsrpt_ctx_t;
 
 
@@ -88,10 +98,14 @@ static ngx_int_t ngx_http_mtasts_tlsrpt_end(
 static ngx_int_t ngx_http_mtasts_tlsrpt_store(
     ngx_http_mtasts_tlsrpt_ctx_t *ctx);
 static void ngx_http_mtasts_tlsrpt_save(void *data, ngx_log_t *log);
+static void ngx_http_mtasts_tlsrpt_saved(void *data);
 #if (NGX_THREADS)
-static void ngx_http_mtasts_tlsrpt_saved_event(ngx_event_t *ev);
+static ngx_int_t ngx_http_mtasts_tlsrpt_offload(
+    ngx_http_mtasts_tlsrpt_ctx_t *ctx, ngx_http_mtasts_tlsrpt_disk_pt handler,
+    ngx_http_mtasts_tlsrpt_next_pt next);
+static void ngx_http_mtasts_tlsrpt_back(ngx_event_t *ev);
+static void ngx_http_mtasts_tlsrpt_stored(void *data);
 #endif
-static void ngx_http_mtasts_tlsrpt_saved(ngx_http_mtasts_tlsrpt_ctx_t *ctx);
 static void ngx_http_mtasts_tlsrpt_finish(ngx_http_mtasts_tlsrpt_ctx_t *ctx);
 static ngx_int_t ngx_http_mtasts_tlsrpt_fail(
     ngx_http_mtasts_tlsrpt_ctx_t *ctx, ngx_uint_t status,
@@ -252,9 +266,10 @@ ngx_http_mtasts_tlsrpt_body(ngx_http_request_t *r)
                            |JSON_TOKENER_ALLOW_TRAILING_CHARS);
 
     /*
-     * A temporary file in the directory, for a rename-free link(); a name
-     * taken is left alone (a crashed worker of the same pid left it, the
-     * reading at start deletes it when it is an hour old).
+     * A temporary file in the directory, for a rename-free link(), made
+     * here as nginx makes a request body's.  A name taken is left alone (a
+     * crashed worker of the same pid left it; the reading at start deletes
+     * it when it is an hour old), and the next one is tried.
      */
 
     for (i = 0; i < 8; i++) {
@@ -271,8 +286,7 @@ ngx_http_mtasts_tlsrpt_body(ngx_http_request_t *r)
 
     if (ctx->fd == NGX_INVALID_FILE) {
         (void) ngx_http_mtasts_tlsrpt_io(ctx, ngx_open_file_n, p);
-        ngx_http_finalize_request(r, ngx_http_mtasts_tlsrpt_answer(r,
-                                                 ctx->status, ctx->reason));
+        ngx_http_mtasts_tlsrpt_finish(ctx);
         return;
     }
 
@@ -596,11 +610,11 @@ ngx_http_mtasts_tlsrpt_store(ngx_http_mtasts_tlsrpt_ctx_t *ctx)
     ngx_str_t                    *d;
     ngx_uint_t                    i, j, n, served;
     unsigned int                  mdlen;
+#if (NGX_THREADS)
+    ngx_int_t                     rc;
+#endif
     mtasts_report_t              *rep;
     ngx_http_request_t           *r;
-#if (NGX_THREADS)
-    ngx_thread_task_t            *task;
-#endif
     mtasts_report_policy_t        pol;
     u_char                        md[EVP_MAX_MD_SIZE];
     ngx_http_mtasts_main_conf_t  *mmcf;
@@ -716,34 +730,20 @@ ngx_http_mtasts_tlsrpt_store(ngx_http_mtasts_tlsrpt_ctx_t *ctx)
     ctx->save.fd = ctx->fd;
     ctx->save.tmp = ctx->tmp;
     ctx->save.name = name;
-    ctx->save.dir = ctx->conf->tlsrpt->name.data;
+    ctx->save.dir = &ctx->conf->tlsrpt->name;
 
 #if (NGX_THREADS)
 
-    if (mmcf->tlsrpt_pool) {
-        task = ngx_thread_task_alloc(r->pool, 0);
-        if (task == NULL) {
-            return ngx_http_mtasts_tlsrpt_fail(ctx,
-                                       NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-        }
+    rc = ngx_http_mtasts_tlsrpt_offload(ctx, ngx_http_mtasts_tlsrpt_save,
+                                        ngx_http_mtasts_tlsrpt_stored);
 
-        task->ctx = &ctx->save;
-        task->handler = ngx_http_mtasts_tlsrpt_save;
-        task->event.data = ctx;
-        task->event.handler = ngx_http_mtasts_tlsrpt_saved_event;
+    if (rc == NGX_ERROR) {
+        return NGX_DONE;
+    }
 
-        if (ngx_thread_task_post(mmcf->tlsrpt_pool, task) != NGX_OK) {
-            return ngx_http_mtasts_tlsrpt_fail(ctx,
-                                       NGX_HTTP_SERVICE_UNAVAILABLE,
-                                       "the report cannot be stored now");
-        }
-
+    if (rc == NGX_OK) {
         ctx->fd = NGX_INVALID_FILE;
         ctx->tmp = NULL;
-
-        r->main->blocked++;
-        r->aio = 1;
-
         return NGX_BUSY;
     }
 
@@ -803,12 +803,12 @@ ngx_http_mtasts_tlsrpt_save(void *data, ngx_log_t *log)
 
     /* the name in the directory is durable too */
 
-    dir = ngx_open_file(save->dir, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    dir = ngx_open_file(save->dir->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
 
     if (dir == NGX_INVALID_FILE || fsync(dir) == -1) {
         save->err = ngx_errno;
         save->failed = "fsync()";
-        save->what = save->dir;
+        save->what = save->dir->data;
 
         if (dir != NGX_INVALID_FILE) {
             (void) ngx_close_file(dir);
@@ -838,8 +838,56 @@ failed:
 
 #if (NGX_THREADS)
 
+/*
+ * The handler to the "default" thread pool, and next to the worker when
+ * it is done: NGX_OK, NGX_DECLINED without a pool (the caller runs the
+ * handler itself), NGX_ERROR with the answer set.
+ */
+
+static ngx_int_t
+ngx_http_mtasts_tlsrpt_offload(ngx_http_mtasts_tlsrpt_ctx_t *ctx,
+    ngx_http_mtasts_tlsrpt_disk_pt handler,
+    ngx_http_mtasts_tlsrpt_next_pt next)
+{
+    ngx_http_request_t           *r;
+    ngx_http_mtasts_main_conf_t  *mmcf;
+
+    r = ctx->request;
+    mmcf = ngx_http_get_module_main_conf(r, ngx_http_mtasts_module);
+
+    if (mmcf->tlsrpt_pool == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (ctx->task == NULL) {
+        ctx->task = ngx_thread_task_alloc(r->pool, 0);
+        if (ctx->task == NULL) {
+            return ngx_http_mtasts_tlsrpt_fail(ctx,
+                                       NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        }
+
+        ctx->task->ctx = &ctx->save;
+        ctx->task->event.data = ctx;
+        ctx->task->event.handler = ngx_http_mtasts_tlsrpt_back;
+    }
+
+    ctx->task->handler = handler;
+    ctx->next = next;
+
+    if (ngx_thread_task_post(mmcf->tlsrpt_pool, ctx->task) != NGX_OK) {
+        return ngx_http_mtasts_tlsrpt_fail(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                           "the report cannot be stored now");
+    }
+
+    r->main->blocked++;
+    r->aio = 1;
+
+    return NGX_OK;
+}
+
+
 static void
-ngx_http_mtasts_tlsrpt_saved_event(ngx_event_t *ev)
+ngx_http_mtasts_tlsrpt_back(ngx_event_t *ev)
 {
     ngx_http_mtasts_tlsrpt_ctx_t *ctx = ev->data;
 
@@ -854,9 +902,16 @@ ngx_http_mtasts_tlsrpt_saved_event(ngx_event_t *ev)
     r->main->blocked--;
     r->aio = 0;
 
-    ngx_http_mtasts_tlsrpt_saved(ctx);
-    ngx_http_mtasts_tlsrpt_finish(ctx);
+    ctx->next(ctx);
     ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_mtasts_tlsrpt_stored(void *data)
+{
+    ngx_http_mtasts_tlsrpt_saved(data);
+    ngx_http_mtasts_tlsrpt_finish(data);
 }
 
 #endif
@@ -865,8 +920,10 @@ ngx_http_mtasts_tlsrpt_saved_event(ngx_event_t *ev)
 /* back in the worker: what the disk said, logged, counted, answered */
 
 static void
-ngx_http_mtasts_tlsrpt_saved(ngx_http_mtasts_tlsrpt_ctx_t *ctx)
+ngx_http_mtasts_tlsrpt_saved(void *data)
 {
+    ngx_http_mtasts_tlsrpt_ctx_t *ctx = data;
+
     ngx_http_request_t            *r;
     ngx_http_mtasts_tlsrpt_save_t  *save;
 
