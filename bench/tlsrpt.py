@@ -18,8 +18,11 @@ Measured, interleaved in every round:
            Both directories are emptied before each run, so every report
            is new (the module answers 201 and stores it).
   latency  the open-loop client (bench/latency.c) asking for one policy
-           at a fixed rate on CLIENT_CPU, at real-time priority: idle, and
-           while wrk floods, as fast as it can, the module's intake, the
+           at a fixed rate on CLIENT_CPU, at real-time priority: idle,
+           while wrk posts reports to the module at a steady rate
+           (BENCH_TLSRPT_RATE, 200 a second: over 150 times what 10,000
+           domains with ten senders each get in a day, spread over it),
+           and while wrk floods, as fast as it can, the module's intake, the
            same behind the rate limit docs/directives.md shows (limit_req
            10r/m burst=20 per address: wrk is one address, so nearly all
            its reports are refused with 503), or the store variant
@@ -115,9 +118,33 @@ def keep_reports(store, n, today):
             json.dump(r, f)
 
 
+def files_in(path):
+    """the files of a directory (the intake's .tmp directory aside)"""
+    return [n for n in os.listdir(path)
+            if os.path.isfile(os.path.join(path, n))]
+
+
 def empty(path):
-    for name in os.listdir(path):
-        os.unlink(os.path.join(path, name))
+    """a new, empty directory in its place; the old one is set aside and
+    deleted at the end (aside()), not now: ext4 without a journal (as on
+    the machine these numbers were first taken on) skips every inode
+    deleted in the last few minutes when it makes a file, which would
+    charge tens of thousands of deletions made just before the run to it,
+    and a receiver does not delete that many reports at once"""
+    global ASIDE
+    if files_in(path):
+        ASIDE += 1
+        os.rename(path, '%s.old-%d' % (path, ASIDE))
+        os.mkdir(path)
+        os.chmod(path, 0o777)               # the worker's user
+
+
+ASIDE = 0
+
+
+def aside(path):
+    for n in range(1, ASIDE + 1):
+        shutil.rmtree('%s.old-%d' % (path, n), ignore_errors=True)
 
 
 def nginx_config(d):
@@ -173,15 +200,18 @@ def nginx_config(d):
        d, d))
 
 
-def flood(port, duration, bodies, lengths, worker=None):
+def flood(port, duration, bodies, lengths, worker=None, rate=None):
+    """as fast as nginx answers, or about rate reports/s (4 connections,
+    each pausing 4/rate s before a request)"""
     put = port == STORE_PORT
+    conns = 4 if rate else B.env_int('BENCH_CONNECTIONS', 32)
     return B.wrk('http://127.0.0.1:%d/tlsrpt' % port, 'mta-sts.' + domain(1),
-                 duration, B.env_int('BENCH_CONNECTIONS', 32),
-                 script=POST_LUA,
+                 duration, conns, script=POST_LUA,
                  script_args=(bodies, lengths,
                               '/tlsrpt/r' if put else '/tlsrpt',
                               'application/tlsrpt+gzip',
-                              'PUT' if put else 'POST'),
+                              'PUT' if put else 'POST',
+                              int(4000 / rate) if rate else 0),
                  worker=worker)
 
 
@@ -230,6 +260,7 @@ def main():
     lat_rate = B.env_int('BENCH_LATENCY_RATE', 2000)
     lat_conns = B.env_int('BENCH_LATENCY_CONNECTIONS', 8)
     lat_dur = B.env_float('BENCH_LATENCY_DURATION', 4)
+    steady = B.env_int('BENCH_TLSRPT_RATE', 200)
     today = int(time.time() // 86400)
 
     d = B.fresh_dir(os.path.join(B.OUT, 'tlsrpt'))
@@ -242,7 +273,8 @@ def main():
 
     ngx = B.Nginx(d, nginx_config(d), rt=1)
     res = {'accept': {'module': [], 'store': []}, 'idle': [],
-           'flood': {'module': [], 'limited': [], 'store': []},
+           'flood': {'module': [], 'limited': [], 'store': [],
+                     'steady': []},
            'stored_short': 0}
     store = {'module': os.path.join(d, 'reports'),
              'store': os.path.join(d, 'stored', 'tlsrpt', 'r'),
@@ -260,23 +292,26 @@ def main():
             for v in order:
                 empty(store[v])
                 r = flood(port[v], dur, bodies, lengths, worker)
-                files = len(os.listdir(store[v]))
+                files = len(files_in(store[v]))
                 r['files'] = files
                 if r['non2xx'] or r['socket_errors']:
                     raise RuntimeError('%s: %s' % (v, r))
                 if files < r['requests']:
                     res['stored_short'] += 1
                 res['accept'][v].append(r)
-            for what in (('idle', 'limited') + order if rnd % 2 == 0
-                         else order + ('limited', 'idle')):
+            for what in (('idle', 'steady', 'limited') + order
+                         if rnd % 2 == 0
+                         else order + ('limited', 'steady', 'idle')):
                 if what == 'idle':
                     res['idle'].append(latency(lat_rate, lat_conns,
                                                lat_dur))
                     continue
-                empty(store[what])
+                empty(store.get(what, store['module']))
                 out = {}
                 th = threading.Thread(target=lambda: out.update(
-                    flood(port[what], lat_dur + 1, bodies, lengths)))
+                    flood(port.get(what, MODULE_PORT), lat_dur + 1, bodies,
+                          lengths, rate=steady if what == 'steady'
+                          else None)))
                 th.start()
                 time.sleep(0.5)
                 lat = latency(lat_rate, lat_conns, lat_dur)
@@ -286,14 +321,17 @@ def main():
                 res['flood'][what].append(lat)
             a = res['accept']
             B.log('tlsrpt %d: accept module %.0f/s store %.0f/s; policy '
-                  'p99 idle %s us, module flood %s us, limited flood %s '
-                  'us, store flood %s us'
+                  'p99 idle %s us, %d reports/s %s us, module flood %s us, '
+                  'limited flood %s us, store flood %s us'
                   % (rnd, a['module'][-1]['rps'], a['store'][-1]['rps'],
-                     res['idle'][-1]['p99_us'],
+                     res['idle'][-1]['p99_us'], steady,
+                     res['flood']['steady'][-1]['p99_us'],
                      res['flood']['module'][-1]['p99_us'],
                      res['flood']['limited'][-1]['p99_us'],
                      res['flood']['store'][-1]['p99_us']))
         ngx.stop()
+        for v in store:
+            aside(store[v])
 
         # the summary of many kept reports
         for v in store:
@@ -329,12 +367,15 @@ def main():
                                 if '[crit]' in line or '[alert]' in line
                                 or '[emerg]' in line)
     shutil.rmtree(store['module'], ignore_errors=True)
+    for v in store:
+        aside(store[v])
     B.write_json('tlsrpt.json', {
         'params': {'domains': DOMAINS, 'organizations': ORGS,
                    'bodies': nbodies, 'body_bytes': size, 'kept': kept,
                    'repeat': reps, 'duration_s': dur,
                    'connections': B.env_int('BENCH_CONNECTIONS', 32),
                    'rtprio': B.RTPRIO, 'latency_rate': lat_rate,
+                   'steady_rate': steady,
                    'latency_connections': lat_conns,
                    'latency_duration_s': lat_dur,
                    'filesystem': subprocess.run(
