@@ -123,7 +123,7 @@ deb:
 	lintian $(DEB)/*.changes
 	@ls $(DEB)/*.deb
 
-# make bench: the benchmarks of bench/ (about 12 minutes, on 2
+# make bench: the benchmarks of bench/ (about 20 minutes, on 2
 # cores); results in build/bench/*.json, the table in docs/performance.md
 bench: all
 	@sh tools/need-packages wrk valgrind nsd dnsperf openssl curl python3 \
