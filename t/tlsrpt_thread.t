@@ -51,7 +51,7 @@ EOF
 }
 
 $t->write_file_expand('nginx.conf', conf('threads=2'));
-$t->plan(17)->run();
+$t->plan(19)->run();
 
 ###############################################################################
 
@@ -192,10 +192,21 @@ ok(@fsync && $fsync[0] != $worker && grep({ $_ == $fsync[0] } @threads),
 is(join(' ', keys %{$calls->{link} // {}}), $fsync[0] // 'none',
 	'the link() too');
 
+# a reload while a report waits for the disk: the old worker stays until
+# it is stored and answered
+
+$strace = trace($worker);
+$post = post_bg('reload');
+ok(waiting(1, $size), 'a report waits for the disk');
+$t->reload();
+is(answer_bg($post, 'reload'), "stored\n 201",
+	'the worker that left answered it first');
+untrace($strace);
+
 # one thread and a queue of one: a third report finds no room
 
 my @before = stored();
-is(scalar(@before), 1, 'one report kept');
+is(scalar(@before), 2, 'two reports kept');
 
 $t->write_file_expand('nginx.conf', conf('threads=1 max_queue=1'));
 $t->reload();
@@ -229,7 +240,7 @@ is(answer_bg($one, 'two') . answer_bg($two, 'three'),
 	"stored\n 201stored\n 201", 'the other two are stored');
 untrace($strace);
 
-is(scalar(my @after = stored()), 3, 'three reports kept, no temporary file');
+is(scalar(my @after = stored()), 4, 'four reports kept, no temporary file');
 
 $t->stop;
 like($t->read_file('error.log'),

@@ -77,6 +77,7 @@ typedef struct {
     ngx_http_mtasts_tlsrpt_save_t  save;
 #if (NGX_THREADS)
     ngx_thread_task_t            *task;
+    ngx_event_t                   busy;        /* holds an exiting worker */
     ngx_http_mtasts_tlsrpt_next_pt  next;      /* when it is done */
 #endif
 } ngx_http_mtasts_tlsrpt_ctx_t;
@@ -104,6 +105,7 @@ static ngx_int_t ngx_http_mtasts_tlsrpt_offload(
     ngx_http_mtasts_tlsrpt_ctx_t *ctx, ngx_http_mtasts_tlsrpt_disk_pt handler,
     ngx_http_mtasts_tlsrpt_next_pt next);
 static void ngx_http_mtasts_tlsrpt_back(ngx_event_t *ev);
+static void ngx_http_mtasts_tlsrpt_busy(ngx_event_t *ev);
 static void ngx_http_mtasts_tlsrpt_stored(void *data);
 #endif
 static void ngx_http_mtasts_tlsrpt_finish(ngx_http_mtasts_tlsrpt_ctx_t *ctx);
@@ -882,7 +884,24 @@ ngx_http_mtasts_tlsrpt_offload(ngx_http_mtasts_tlsrpt_ctx_t *ctx,
     r->main->blocked++;
     r->aio = 1;
 
+    /*
+     * A timer that is not cancelable: a worker that exits (a reload) waits
+     * for the task, and answers, instead of leaving it half done.
+     */
+
+    ctx->busy.data = ctx;
+    ctx->busy.handler = ngx_http_mtasts_tlsrpt_busy;
+    ctx->busy.log = r->connection->log;
+    ngx_add_timer(&ctx->busy, 60000);
+
     return NGX_OK;
+}
+
+
+static void
+ngx_http_mtasts_tlsrpt_busy(ngx_event_t *ev)
+{
+    ngx_add_timer(ev, 60000);
 }
 
 
@@ -901,6 +920,10 @@ ngx_http_mtasts_tlsrpt_back(ngx_event_t *ev)
 
     r->main->blocked--;
     r->aio = 0;
+
+    if (ctx->busy.timer_set) {
+        ngx_del_timer(&ctx->busy);
+    }
 
     ctx->next(ctx);
     ngx_http_run_posted_requests(c);
@@ -1092,6 +1115,12 @@ ngx_http_mtasts_tlsrpt_cleanup(void *data)
     if (ctx->ev.posted) {
         ngx_delete_posted_event(&ctx->ev);
     }
+
+#if (NGX_THREADS)
+    if (ctx->busy.timer_set) {
+        ngx_del_timer(&ctx->busy);
+    }
+#endif
 
     if (ctx->root) {
         json_object_put(ctx->root);
