@@ -285,6 +285,7 @@ ngx_http_mtasts_init_main_conf(ngx_conf_t *cf, void *conf)
                       mmcf->tlsrpt_window / 86400);
         return NGX_CONF_ERROR;
     }
+
     ngx_conf_init_value(mmcf->starttls, 0);
     ngx_conf_init_msec_value(mmcf->starttls_timeout, 10000);
 

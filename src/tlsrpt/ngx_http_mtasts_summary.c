@@ -91,6 +91,7 @@ typedef struct {
     ngx_uint_t                    open;
     time_t                        oldest;      /* day; before: deleted */
     ngx_uint_t                    deleted;
+    u_char                        file[NGX_MAX_PATH]; /* the entry's */
 } ngx_http_mtasts_sum_walk_t;
 
 
@@ -114,7 +115,7 @@ static int ngx_libc_cdecl ngx_http_mtasts_day_cmp(const void *one,
     const void *two);
 static void ngx_http_mtasts_sum_load(ngx_event_t *ev);
 static ngx_int_t ngx_http_mtasts_sum_file(ngx_http_mtasts_main_conf_t *mmcf,
-    ngx_str_t *dir, ngx_str_t *name, ngx_log_t *log);
+    u_char *path, ngx_log_t *log);
 static void ngx_http_mtasts_sum_loaded(ngx_http_mtasts_sum_zone_t *z);
 static void ngx_http_mtasts_sum_watch(ngx_event_t *ev);
 static void ngx_http_mtasts_sum_reset(ngx_http_mtasts_sum_zone_t *z);
@@ -126,8 +127,7 @@ static ngx_int_t ngx_http_mtasts_walk_next(ngx_http_mtasts_sum_walk_t *w,
 static void ngx_http_mtasts_walk_stop(ngx_http_mtasts_sum_walk_t *w);
 static ngx_int_t ngx_http_mtasts_walk_stale(ngx_http_mtasts_sum_walk_t *w,
     ngx_str_t *name, ngx_log_t *log);
-static ngx_int_t ngx_http_mtasts_sum_delete(ngx_str_t *dir, ngx_str_t *name,
-    ngx_log_t *log);
+static ngx_int_t ngx_http_mtasts_sum_delete(u_char *path, ngx_log_t *log);
 static void ngx_http_mtasts_sum_sweep(ngx_event_t *ev);
 
 
@@ -424,7 +424,6 @@ ngx_http_mtasts_sum_load(ngx_event_t *ev)
     ngx_int_t                      rc;
     ngx_str_t                      name;
     ngx_uint_t                     files, entries, seen;
-    ngx_path_t                   **paths;
     ngx_queue_t                   *q;
     ngx_http_mtasts_sum_walk_t    *w;
     ngx_http_mtasts_sum_zone_t    *z;
@@ -432,7 +431,6 @@ ngx_http_mtasts_sum_load(ngx_event_t *ev)
 
     z = mmcf->tlsrpt_zone->data;
     w = &ngx_http_mtasts_sum_walk;
-    paths = mmcf->tlsrpt_paths->elts;
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
         return;
@@ -495,8 +493,7 @@ ngx_http_mtasts_sum_load(ngx_event_t *ev)
             continue;
         }
 
-        (void) ngx_http_mtasts_sum_file(mmcf, &paths[w->path]->name, &name,
-                                        ev->log);
+        (void) ngx_http_mtasts_sum_file(mmcf, w->file, ev->log);
 
         files++;
     }
@@ -508,8 +505,8 @@ ngx_http_mtasts_sum_load(ngx_event_t *ev)
 /* a kept report, read again and counted */
 
 static ngx_int_t
-ngx_http_mtasts_sum_file(ngx_http_mtasts_main_conf_t *mmcf, ngx_str_t *dir,
-    ngx_str_t *name, ngx_log_t *log)
+ngx_http_mtasts_sum_file(ngx_http_mtasts_main_conf_t *mmcf, u_char *path,
+    ngx_log_t *log)
 {
     u_char                      *buf;
     ssize_t                      n;
@@ -520,13 +517,6 @@ ngx_http_mtasts_sum_file(ngx_http_mtasts_main_conf_t *mmcf, ngx_str_t *dir,
     json_object                 *root;
     json_tokener                *tok;
     mtasts_report_t              rep;
-    u_char                       path[NGX_MAX_PATH];
-
-    if (dir->len + name->len + 2 > NGX_MAX_PATH) {
-        return NGX_DECLINED;
-    }
-
-    ngx_sprintf(path, "%V/%V%Z", dir, name);
 
     fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
     if (fd == NGX_INVALID_FILE) {
@@ -1401,16 +1391,8 @@ ngx_http_mtasts_sum_day(ngx_str_t *name)
 
 
 static ngx_int_t
-ngx_http_mtasts_sum_delete(ngx_str_t *dir, ngx_str_t *name, ngx_log_t *log)
+ngx_http_mtasts_sum_delete(u_char *path, ngx_log_t *log)
 {
-    u_char  path[NGX_MAX_PATH];
-
-    if (dir->len + name->len + 2 > NGX_MAX_PATH) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(path, "%V/%V%Z", dir, name);
-
     if (ngx_delete_file(path) == NGX_FILE_ERROR) {
         ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
                       ngx_delete_file_n " \"%s\" failed", path);
@@ -1513,6 +1495,12 @@ ngx_http_mtasts_walk_next(ngx_http_mtasts_sum_walk_t *w, ngx_str_t *name,
     name->len = ngx_de_namelen(&w->dir);
     name->data = ngx_de_name(&w->dir);
 
+    if (paths[w->path]->name.len + name->len + 2 > NGX_MAX_PATH) {
+        return NGX_DECLINED;
+    }
+
+    ngx_sprintf(w->file, "%V/%V%Z", &paths[w->path]->name, name);
+
     *day = ngx_http_mtasts_sum_day(name);
 
     if (*day == -1) {
@@ -1520,9 +1508,7 @@ ngx_http_mtasts_walk_next(ngx_http_mtasts_sum_walk_t *w, ngx_str_t *name,
     }
 
     if (*day < w->oldest) {
-        if (ngx_http_mtasts_sum_delete(&paths[w->path]->name, name, log)
-            == NGX_OK)
-        {
+        if (ngx_http_mtasts_sum_delete(w->file, log) == NGX_OK) {
             w->deleted++;
         }
 
@@ -1554,9 +1540,7 @@ static ngx_int_t
 ngx_http_mtasts_walk_stale(ngx_http_mtasts_sum_walk_t *w, ngx_str_t *name,
     ngx_log_t *log)
 {
-    ngx_str_t        *dir;
-    ngx_file_info_t   fi;
-    u_char            path[NGX_MAX_PATH];
+    ngx_file_info_t  fi;
 
     if (name->len < sizeof(".tlsrpt-.tmp") - 1
         || ngx_strncmp(name->data, ".tlsrpt-", sizeof(".tlsrpt-") - 1) != 0
@@ -1565,24 +1549,16 @@ ngx_http_mtasts_walk_stale(ngx_http_mtasts_sum_walk_t *w, ngx_str_t *name,
         return NGX_DECLINED;
     }
 
-    dir = &((ngx_path_t **) w->paths->elts)[w->path]->name;
-
-    if (dir->len + name->len + 2 > NGX_MAX_PATH) {
-        return NGX_DECLINED;
-    }
-
-    ngx_sprintf(path, "%V/%V%Z", dir, name);
-
-    if (ngx_file_info(path, &fi) == NGX_FILE_ERROR
+    if (ngx_file_info(w->file, &fi) == NGX_FILE_ERROR
         || ngx_time() - ngx_file_mtime(&fi) < NGX_HTTP_MTASTS_SUM_STALE)
     {
         return NGX_DECLINED;
     }
 
-    if (ngx_http_mtasts_sum_delete(dir, name, log) == NGX_OK) {
+    if (ngx_http_mtasts_sum_delete(w->file, log) == NGX_OK) {
         ngx_log_error(NGX_LOG_NOTICE, log, 0,
                       "mta_sts: deleted \"%s\", a temporary file of a "
-                      "TLS-RPT report that a crash left", path);
+                      "TLS-RPT report that a crash left", w->file);
     }
 
     return NGX_DECLINED;

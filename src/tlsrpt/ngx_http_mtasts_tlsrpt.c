@@ -32,17 +32,14 @@
 #define NGX_HTTP_MTASTS_TLSRPT_KEY    32        /* hex digits in a name */
 
 
-/* what runs in a thread of the pool, and what the worker does after */
-
-typedef void (*ngx_http_mtasts_tlsrpt_disk_pt)(void *data, ngx_log_t *log);
-typedef void (*ngx_http_mtasts_tlsrpt_next_pt)(void *ctx);
-
-
-/* the part that waits for the disk: the thread's, until it is done */
+/*
+ * The files of a report: the worker's while it takes the body, the
+ * thread's while it makes them durable.
+ */
 
 typedef struct {
-    ngx_fd_t                      fd;          /* closed there */
-    u_char                       *tmp;         /* deleted there */
+    ngx_fd_t                      fd;          /* the temporary file */
+    u_char                       *tmp;         /* its name, or NULL */
     u_char                       *name;        /* where it goes */
     ngx_str_t                    *dir;         /* fsync'd after */
     const char                   *failed;      /* the call, or NULL */
@@ -68,17 +65,13 @@ typedef struct {
     size_t                        budget;      /* left in this slice */
     json_tokener                 *tok;
     json_object                  *root;
-    ngx_fd_t                      fd;
-    u_char                       *tmp;         /* its name, or NULL */
     ngx_uint_t                    status;      /* the answer */
     const char                   *reason;
     ngx_event_t                   ev;          /* the next slice */
     mtasts_report_t               rep;         /* what is being saved */
     ngx_http_mtasts_tlsrpt_save_t  save;
 #if (NGX_THREADS)
-    ngx_thread_task_t            *task;
     ngx_event_t                   busy;        /* holds an exiting worker */
-    ngx_http_mtasts_tlsrpt_next_pt  next;      /* when it is done */
 #endif
 } ngx_http_mtasts_tlsrpt_ctx_t;
 
@@ -99,15 +92,14 @@ static ngx_int_t ngx_http_mtasts_tlsrpt_end(
 static ngx_int_t ngx_http_mtasts_tlsrpt_store(
     ngx_http_mtasts_tlsrpt_ctx_t *ctx);
 static void ngx_http_mtasts_tlsrpt_save(void *data, ngx_log_t *log);
-static void ngx_http_mtasts_tlsrpt_saved(void *data);
+static void ngx_http_mtasts_tlsrpt_saved(ngx_http_mtasts_tlsrpt_ctx_t *ctx);
 #if (NGX_THREADS)
 static ngx_int_t ngx_http_mtasts_tlsrpt_offload(
-    ngx_http_mtasts_tlsrpt_ctx_t *ctx, ngx_http_mtasts_tlsrpt_disk_pt handler,
-    ngx_http_mtasts_tlsrpt_next_pt next);
+    ngx_http_mtasts_tlsrpt_ctx_t *ctx);
 static void ngx_http_mtasts_tlsrpt_back(ngx_event_t *ev);
 static void ngx_http_mtasts_tlsrpt_busy(ngx_event_t *ev);
-static void ngx_http_mtasts_tlsrpt_stored(void *data);
 #endif
+static void ngx_http_mtasts_tlsrpt_go(ngx_http_mtasts_tlsrpt_ctx_t *ctx);
 static void ngx_http_mtasts_tlsrpt_finish(ngx_http_mtasts_tlsrpt_ctx_t *ctx);
 static ngx_int_t ngx_http_mtasts_tlsrpt_fail(
     ngx_http_mtasts_tlsrpt_ctx_t *ctx, ngx_uint_t status,
@@ -171,7 +163,7 @@ ngx_http_mtasts_tlsrpt_handler(ngx_http_request_t *r)
 
     ctx->request = r;
     ctx->conf = ngx_http_get_module_loc_conf(r, ngx_http_mtasts_module);
-    ctx->fd = NGX_INVALID_FILE;
+    ctx->save.fd = NGX_INVALID_FILE;
     ctx->ev.data = ctx;
     ctx->ev.handler = ngx_http_mtasts_tlsrpt_slice;
     ctx->ev.log = r->connection->log;
@@ -231,7 +223,6 @@ ngx_http_mtasts_tlsrpt_body(ngx_http_request_t *r)
 {
     u_char                        *p;
     size_t                         len;
-    ngx_int_t                      rc;
     ngx_uint_t                     i;
     ngx_http_mtasts_tlsrpt_ctx_t  *ctx;
 
@@ -278,34 +269,23 @@ ngx_http_mtasts_tlsrpt_body(ngx_http_request_t *r)
         ngx_sprintf(p, "%V/.tlsrpt-%P-%ui.tmp%Z", &ctx->conf->tlsrpt->name,
                     ngx_pid, ngx_http_mtasts_tlsrpt_serial++);
 
-        ctx->fd = ngx_open_file(p, NGX_FILE_WRONLY, NGX_FILE_CREATE_OR_OPEN
-                                                    |O_EXCL, 0600);
+        ctx->save.fd = ngx_open_file(p, NGX_FILE_WRONLY,
+                                     NGX_FILE_CREATE_OR_OPEN|O_EXCL, 0600);
 
-        if (ctx->fd != NGX_INVALID_FILE || ngx_errno != NGX_EEXIST) {
+        if (ctx->save.fd != NGX_INVALID_FILE || ngx_errno != NGX_EEXIST) {
             break;
         }
     }
 
-    if (ctx->fd == NGX_INVALID_FILE) {
+    if (ctx->save.fd == NGX_INVALID_FILE) {
         (void) ngx_http_mtasts_tlsrpt_io(ctx, ngx_open_file_n, p);
         ngx_http_mtasts_tlsrpt_finish(ctx);
         return;
     }
 
-    ctx->tmp = p;
+    ctx->save.tmp = p;
 
-    rc = ngx_http_mtasts_tlsrpt_run(ctx);
-
-    if (rc == NGX_AGAIN) {
-        ngx_post_event(&ctx->ev, &ngx_posted_next_events);
-        return;
-    }
-
-    if (rc == NGX_BUSY) {
-        return;                 /* the thread pool finishes it */
-    }
-
-    ngx_http_mtasts_tlsrpt_finish(ctx);
+    ngx_http_mtasts_tlsrpt_go(ctx);
 }
 
 
@@ -314,27 +294,32 @@ ngx_http_mtasts_tlsrpt_slice(ngx_event_t *ev)
 {
     ngx_http_mtasts_tlsrpt_ctx_t *ctx = ev->data;
 
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
+    ngx_connection_t  *c;
 
-    ngx_int_t            rc;
+    c = ctx->request->connection;
 
-    r = ctx->request;
-    c = r->connection;
+    ngx_http_mtasts_tlsrpt_go(ctx);
+    ngx_http_run_posted_requests(c);
+}
 
-    rc = ngx_http_mtasts_tlsrpt_run(ctx);
 
-    if (rc == NGX_AGAIN) {
+/* a slice, then the next one, the thread pool, or the answer */
+
+static void
+ngx_http_mtasts_tlsrpt_go(ngx_http_mtasts_tlsrpt_ctx_t *ctx)
+{
+    switch (ngx_http_mtasts_tlsrpt_run(ctx)) {
+
+    case NGX_AGAIN:
         ngx_post_event(&ctx->ev, &ngx_posted_next_events);
         return;
-    }
 
-    if (rc == NGX_BUSY) {
-        return;
-    }
+    case NGX_BUSY:
+        return;                 /* the thread pool finishes it */
 
-    ngx_http_mtasts_tlsrpt_finish(ctx);
-    ngx_http_run_posted_requests(c);
+    default:
+        ngx_http_mtasts_tlsrpt_finish(ctx);
+    }
 }
 
 
@@ -526,10 +511,11 @@ ngx_http_mtasts_tlsrpt_take(ngx_http_mtasts_tlsrpt_ctx_t *ctx, u_char *data,
     }
 
     for (p = data, last = data + len; p < last; p += n) {
-        n = ngx_write_fd(ctx->fd, p, last - p);
+        n = ngx_write_fd(ctx->save.fd, p, last - p);
 
         if (n == -1) {
-            return ngx_http_mtasts_tlsrpt_io(ctx, ngx_write_fd_n, ctx->tmp);
+            return ngx_http_mtasts_tlsrpt_io(ctx, ngx_write_fd_n,
+                                             ctx->save.tmp);
         }
     }
 
@@ -612,9 +598,6 @@ ngx_http_mtasts_tlsrpt_store(ngx_http_mtasts_tlsrpt_ctx_t *ctx)
     ngx_str_t                    *d;
     ngx_uint_t                    i, j, n, served;
     unsigned int                  mdlen;
-#if (NGX_THREADS)
-    ngx_int_t                     rc;
-#endif
     mtasts_report_t              *rep;
     ngx_http_request_t           *r;
     mtasts_report_policy_t        pol;
@@ -727,37 +710,23 @@ ngx_http_mtasts_tlsrpt_store(ngx_http_mtasts_tlsrpt_ctx_t *ctx)
     p = ngx_hex_dump(p, md, NGX_HTTP_MTASTS_TLSRPT_KEY / 2);
     ngx_sprintf(p, ".json%Z");
 
-    /* on the disk before it is acknowledged: the thread owns the files */
+    /* on the disk before it is acknowledged */
 
-    ctx->save.fd = ctx->fd;
-    ctx->save.tmp = ctx->tmp;
     ctx->save.name = name;
     ctx->save.dir = &ctx->conf->tlsrpt->name;
 
 #if (NGX_THREADS)
 
-    rc = ngx_http_mtasts_tlsrpt_offload(ctx, ngx_http_mtasts_tlsrpt_save,
-                                        ngx_http_mtasts_tlsrpt_stored);
+    return ngx_http_mtasts_tlsrpt_offload(ctx);
 
-    if (rc == NGX_ERROR) {
-        return NGX_DONE;
-    }
-
-    if (rc == NGX_OK) {
-        ctx->fd = NGX_INVALID_FILE;
-        ctx->tmp = NULL;
-        return NGX_BUSY;
-    }
-
-#endif
-
-    ctx->fd = NGX_INVALID_FILE;
-    ctx->tmp = NULL;
+#else
 
     ngx_http_mtasts_tlsrpt_save(&ctx->save, r->connection->log);
     ngx_http_mtasts_tlsrpt_saved(ctx);
 
     return NGX_DONE;
+
+#endif
 }
 
 
@@ -798,10 +767,12 @@ ngx_http_mtasts_tlsrpt_save(void *data, ngx_log_t *log)
 
         save->duplicate = 1;
         (void) ngx_delete_file(save->tmp);
+        save->tmp = NULL;
         return;
     }
 
     (void) ngx_delete_file(save->tmp);
+    save->tmp = NULL;
 
     /* the name in the directory is durable too */
 
@@ -832,53 +803,47 @@ failed:
 
     if (save->fd != NGX_INVALID_FILE) {
         (void) ngx_close_file(save->fd);
+        save->fd = NGX_INVALID_FILE;
     }
 
     (void) ngx_delete_file(save->tmp);
+    save->tmp = NULL;
 }
 
 
 #if (NGX_THREADS)
 
 /*
- * The handler to the "default" thread pool, and next to the worker when
- * it is done: NGX_OK, NGX_DECLINED without a pool (the caller runs the
- * handler itself), NGX_ERROR with the answer set.
+ * The files to a thread of the "default" pool: NGX_BUSY until it is done,
+ * or NGX_DONE with the answer set.
  */
 
 static ngx_int_t
-ngx_http_mtasts_tlsrpt_offload(ngx_http_mtasts_tlsrpt_ctx_t *ctx,
-    ngx_http_mtasts_tlsrpt_disk_pt handler,
-    ngx_http_mtasts_tlsrpt_next_pt next)
+ngx_http_mtasts_tlsrpt_offload(ngx_http_mtasts_tlsrpt_ctx_t *ctx)
 {
+    ngx_thread_task_t            *task;
     ngx_http_request_t           *r;
     ngx_http_mtasts_main_conf_t  *mmcf;
 
     r = ctx->request;
     mmcf = ngx_http_get_module_main_conf(r, ngx_http_mtasts_module);
 
-    if (mmcf->tlsrpt_pool == NULL) {
-        return NGX_DECLINED;
-    }
-
-    if (ctx->task == NULL) {
-        ctx->task = ngx_thread_task_alloc(r->pool, 0);
-        if (ctx->task == NULL) {
-            return ngx_http_mtasts_tlsrpt_fail(ctx,
+    task = ngx_thread_task_alloc(r->pool, 0);
+    if (task == NULL) {
+        (void) ngx_http_mtasts_tlsrpt_fail(ctx,
                                        NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
-        }
-
-        ctx->task->ctx = &ctx->save;
-        ctx->task->event.data = ctx;
-        ctx->task->event.handler = ngx_http_mtasts_tlsrpt_back;
+        return NGX_DONE;
     }
 
-    ctx->task->handler = handler;
-    ctx->next = next;
+    task->ctx = &ctx->save;
+    task->handler = ngx_http_mtasts_tlsrpt_save;
+    task->event.data = ctx;
+    task->event.handler = ngx_http_mtasts_tlsrpt_back;
 
-    if (ngx_thread_task_post(mmcf->tlsrpt_pool, ctx->task) != NGX_OK) {
-        return ngx_http_mtasts_tlsrpt_fail(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+    if (ngx_thread_task_post(mmcf->tlsrpt_pool, task) != NGX_OK) {
+        (void) ngx_http_mtasts_tlsrpt_fail(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
                                            "the report cannot be stored now");
+        return NGX_DONE;
     }
 
     r->main->blocked++;
@@ -894,7 +859,7 @@ ngx_http_mtasts_tlsrpt_offload(ngx_http_mtasts_tlsrpt_ctx_t *ctx,
     ctx->busy.log = r->connection->log;
     ngx_add_timer(&ctx->busy, 60000);
 
-    return NGX_OK;
+    return NGX_BUSY;
 }
 
 
@@ -925,16 +890,9 @@ ngx_http_mtasts_tlsrpt_back(ngx_event_t *ev)
         ngx_del_timer(&ctx->busy);
     }
 
-    ctx->next(ctx);
+    ngx_http_mtasts_tlsrpt_saved(ctx);
+    ngx_http_mtasts_tlsrpt_finish(ctx);
     ngx_http_run_posted_requests(c);
-}
-
-
-static void
-ngx_http_mtasts_tlsrpt_stored(void *data)
-{
-    ngx_http_mtasts_tlsrpt_saved(data);
-    ngx_http_mtasts_tlsrpt_finish(data);
 }
 
 #endif
@@ -943,10 +901,8 @@ ngx_http_mtasts_tlsrpt_stored(void *data)
 /* back in the worker: what the disk said, logged, counted, answered */
 
 static void
-ngx_http_mtasts_tlsrpt_saved(void *data)
+ngx_http_mtasts_tlsrpt_saved(ngx_http_mtasts_tlsrpt_ctx_t *ctx)
 {
-    ngx_http_mtasts_tlsrpt_ctx_t *ctx = data;
-
     ngx_http_request_t            *r;
     ngx_http_mtasts_tlsrpt_save_t  *save;
 
@@ -1095,14 +1051,14 @@ ngx_http_mtasts_tlsrpt_finish(ngx_http_mtasts_tlsrpt_ctx_t *ctx)
 static void
 ngx_http_mtasts_tlsrpt_drop(ngx_http_mtasts_tlsrpt_ctx_t *ctx)
 {
-    if (ctx->fd != NGX_INVALID_FILE) {
-        (void) ngx_close_file(ctx->fd);
-        ctx->fd = NGX_INVALID_FILE;
+    if (ctx->save.fd != NGX_INVALID_FILE) {
+        (void) ngx_close_file(ctx->save.fd);
+        ctx->save.fd = NGX_INVALID_FILE;
     }
 
-    if (ctx->tmp) {
-        (void) ngx_delete_file(ctx->tmp);
-        ctx->tmp = NULL;
+    if (ctx->save.tmp) {
+        (void) ngx_delete_file(ctx->save.tmp);
+        ctx->save.tmp = NULL;
     }
 }
 
