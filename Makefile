@@ -18,10 +18,11 @@ CC_OPT   = -g -O2 -fPIC -Werror -Wall -Wextra -Wno-unused-parameter
 LD_OPT   = -fPIC
 
 BUILD_PKGS = nginx-core nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
-             libidn2-dev libpsl-dev libc-ares-dev libjson-c-dev make gcc
+             libidn2-dev libpsl-dev libc-ares-dev libjson-c-dev libldns-dev \
+             make gcc
 TEST_PKGS  = clang perl curl openssl iproute2 nsd postfix-mta-sts-resolver \
              libnet-dns-perl libio-socket-ssl-perl procps libclang-rt-14-dev \
-             wrk strace
+             wrk strace bind9 bind9-utils bind9-dnsutils
 DEMO_PKGS  = openssl curl nsd
 
 SOURCES  = config $(MODULE).c $(wildcard src/*.h src/*/*.c src/*/*.h)
@@ -109,7 +110,8 @@ clean:
 # as installable packages, and lintian.
 DEB      = $(BUILD)/deb
 DEB_PKGS = dpkg-dev debhelper nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
-           libidn2-dev libpsl-dev libc-ares-dev libjson-c-dev lintian
+           libidn2-dev libpsl-dev libc-ares-dev libjson-c-dev libldns-dev \
+           lintian
 
 deb:
 	@sh tools/need-packages $(DEB_PKGS)

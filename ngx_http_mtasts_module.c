@@ -10,6 +10,7 @@
 #include "ngx_http_mtasts_check.h"
 #include "ngx_http_mtasts_status.h"
 #include "ngx_http_mtasts_tlsrpt.h"
+#include "ngx_http_mtasts_publish.h"
 
 
 static ngx_int_t ngx_http_mtasts_preconfiguration(ngx_conf_t *cf);
@@ -116,6 +117,13 @@ static ngx_command_t  ngx_http_mtasts_commands[] = {
     { ngx_string("mta_sts_tlsrpt_rua"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_1MORE,
       ngx_http_mtasts_rua,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("mta_sts_publish"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_1MORE,
+      ngx_http_mtasts_publish,
       NGX_HTTP_SRV_CONF_OFFSET,
       0,
       NULL },
@@ -324,6 +332,7 @@ ngx_http_mtasts_create_srv_conf(ngx_conf_t *cf)
     mscf->max_age = NGX_CONF_UNSET;
     mscf->mx = NGX_CONF_UNSET_PTR;
     mscf->rua = NGX_CONF_UNSET_PTR;
+    mscf->publish = NGX_CONF_UNSET_PTR;
 
     return mscf;
 }
@@ -343,6 +352,7 @@ ngx_http_mtasts_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->max_age, prev->max_age, 604800);
     ngx_conf_merge_ptr_value(conf->mx, prev->mx, NULL);
     ngx_conf_merge_ptr_value(conf->rua, prev->rua, NULL);
+    ngx_conf_merge_ptr_value(conf->publish, prev->publish, NULL);
 
     if (conf->id.data == NULL) {
         conf->id = prev->id;
@@ -737,6 +747,10 @@ ngx_http_mtasts_init(ngx_conf_t *cf)
 
     if (mmcf->enabled == 0) {
         return NGX_OK;
+    }
+
+    if (ngx_http_mtasts_publish_init(cf, mmcf) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     if (mmcf->status && ngx_http_mtasts_check_init(cf, mmcf) != NGX_OK) {
@@ -1222,7 +1236,8 @@ ngx_http_mtasts_init_process(ngx_cycle_t *cycle)
     }
 
     if (ngx_http_mtasts_check_init_process(cycle) != NGX_OK
-        || ngx_http_mtasts_tlsrpt_init_process(cycle) != NGX_OK)
+        || ngx_http_mtasts_tlsrpt_init_process(cycle) != NGX_OK
+        || ngx_http_mtasts_publish_init_process(cycle) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -1236,4 +1251,5 @@ ngx_http_mtasts_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_mtasts_check_exit_process(cycle);
     ngx_http_mtasts_tlsrpt_exit_process(cycle);
+    ngx_http_mtasts_publish_exit_process(cycle);
 }

@@ -38,6 +38,10 @@ typedef struct ngx_http_mtasts_node_s   ngx_http_mtasts_node_t;
 typedef struct ngx_http_mtasts_sh_s     ngx_http_mtasts_sh_t;
 typedef struct ngx_http_mtasts_entry_s  ngx_http_mtasts_entry_t;
 
+typedef struct ngx_http_mtasts_publish_conf_s  ngx_http_mtasts_publish_conf_t;
+typedef struct ngx_http_mtasts_pub_node_s      ngx_http_mtasts_pub_node_t;
+typedef struct ngx_http_mtasts_pub_zone_s      ngx_http_mtasts_pub_zone_t;
+
 
 typedef struct {
     ngx_flag_t                    enable;
@@ -50,6 +54,8 @@ typedef struct {
                                                   load time only */
 
     ngx_str_t                     id;          /* explicit, or empty */
+
+    ngx_http_mtasts_publish_conf_t  *publish;  /* mta_sts_publish */
 
     /* prepared at load time */
     ngx_uint_t                    index;       /* among "mta_sts on" ones */
@@ -76,6 +82,7 @@ struct ngx_http_mtasts_entry_s {
     ngx_http_mtasts_srv_conf_t   *conf;
     ngx_http_mtasts_entry_t      *next;        /* same domain, other server */
     ngx_http_mtasts_node_t       *node;        /* its results, shared */
+    ngx_http_mtasts_pub_node_t   *pub;         /* its publishing, shared */
 };
 
 
@@ -107,6 +114,9 @@ typedef struct {
     time_t                        tlsrpt_window;
     time_t                        tlsrpt_retention; /* 0: off */
     ngx_shm_zone_t               *tlsrpt_zone;
+
+    /* publishing the records */
+    ngx_http_mtasts_pub_zone_t   *publish;
 #if (NGX_THREADS)
     ngx_thread_pool_t            *tlsrpt_pool;  /* "default": fsync()s */
 #endif

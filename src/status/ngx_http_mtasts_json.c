@@ -15,6 +15,8 @@ static void ngx_http_mtasts_json_line(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_row_t *row);
 static void ngx_http_mtasts_json_domain(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_json_publish(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_pub_state_t *pub);
 static void ngx_http_mtasts_json_reports(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_row_t *row);
 static void ngx_http_mtasts_json_tls(ngx_http_mtasts_out_t *out,
@@ -204,6 +206,44 @@ ngx_http_mtasts_json_domain(ngx_http_mtasts_out_t *out,
         ngx_http_mtasts_json_reports(out, row);
     }
 
+    if (row->publish.enabled) {
+        ngx_http_mtasts_json_publish(out, &row->publish);
+    }
+
+    ngx_http_mtasts_puts(out, "}");
+}
+
+
+/* mta_sts_publish: what was sent to the DNS server and its answer */
+
+static void
+ngx_http_mtasts_json_publish(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_pub_state_t *pub)
+{
+    ngx_http_mtasts_puts(out, ",\"publish\":{\"status\":");
+    ngx_http_mtasts_put_json(out, &ngx_http_mtasts_pub_states[pub->state]);
+    ngx_http_mtasts_puts(out, ",\"published_id\":");
+    ngx_http_mtasts_put_json_or_null(out, pub->id.len ? &pub->id : NULL);
+    ngx_http_mtasts_puts(out, ",\"at\":");
+
+    if (pub->at) {
+        ngx_http_mtasts_puts(out, "\"");
+        ngx_http_mtasts_put_time(out, pub->at);
+        ngx_http_mtasts_puts(out, "\"");
+
+    } else {
+        ngx_http_mtasts_puts(out, "null");
+    }
+
+    ngx_http_mtasts_puts(out, ",\"server\":");
+    ngx_http_mtasts_put_json_or_null(out,
+                                     pub->server.len ? &pub->server : NULL);
+    ngx_http_mtasts_puts(out, ",\"answer\":");
+    ngx_http_mtasts_put_json_or_null(out,
+                                     pub->answer.len ? &pub->answer : NULL);
+    ngx_http_mtasts_puts(out, ",\"message\":");
+    ngx_http_mtasts_put_json_or_null(out,
+                                     pub->message.len ? &pub->message : NULL);
     ngx_http_mtasts_puts(out, "}");
 }
 

@@ -55,6 +55,11 @@ static void ngx_http_mtasts_prometheus_window_head(
 static void ngx_http_mtasts_prometheus_window(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_row_t *row);
 static void ngx_http_mtasts_prometheus_refused(ngx_http_mtasts_out_t *out);
+static void ngx_http_mtasts_prometheus_publish_head(
+    ngx_http_mtasts_out_t *out);
+static void ngx_http_mtasts_prometheus_publish(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_prometheus_updates(ngx_http_mtasts_out_t *out);
 static void ngx_http_mtasts_prometheus_sample(ngx_http_mtasts_out_t *out,
     const char *metric, ngx_str_t *domain, const char *label,
     ngx_str_t *value, uint64_t n);
@@ -138,6 +143,13 @@ ngx_http_mtasts_section_t  ngx_http_mtasts_prometheus_sections[] = {
       ngx_http_mtasts_prometheus_window },
 
     { ngx_null_string, ngx_http_mtasts_prometheus_refused, NULL },
+
+    /* mta_sts_publish, when it is on */
+
+    { ngx_null_string, ngx_http_mtasts_prometheus_publish_head,
+      ngx_http_mtasts_prometheus_publish },
+
+    { ngx_null_string, ngx_http_mtasts_prometheus_updates, NULL },
 
     { ngx_null_string, NULL, NULL }
 };
@@ -557,6 +569,76 @@ ngx_http_mtasts_prometheus_refused(ngx_http_mtasts_out_t *out)
         ngx_http_mtasts_puts(out, "mta_sts_tlsrpt_refused_total{reason=\"");
         ngx_http_mtasts_put_str(out, &ngx_http_mtasts_tlsrpt_reasons[i]);
         ngx_http_mtasts_printf(out, "\"} %uL\n", out->refused[i]);
+    }
+}
+
+
+static void
+ngx_http_mtasts_prometheus_publish_head(ngx_http_mtasts_out_t *out)
+{
+    if (out->publish.enabled) {
+        ngx_http_mtasts_puts(out,
+            "# HELP mta_sts_publish_state State of the publishing of a "
+            "domain's records by DNS UPDATE, 1 for the current state.\n"
+            "# TYPE mta_sts_publish_state gauge\n");
+    }
+}
+
+
+static void
+ngx_http_mtasts_prometheus_publish(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    ngx_uint_t  i;
+
+    if (!row->publish.enabled) {
+        return;
+    }
+
+    for (i = 0; ngx_http_mtasts_pub_states[i].len; i++) {
+        ngx_http_mtasts_prometheus_sample(out, "mta_sts_publish_state",
+                                          &row->item->domain, "state",
+                                          &ngx_http_mtasts_pub_states[i],
+                                          row->publish.state == i);
+    }
+}
+
+
+static void
+ngx_http_mtasts_prometheus_updates(ngx_http_mtasts_out_t *out)
+{
+    ngx_uint_t                     i;
+    ngx_http_mtasts_pub_totals_t  *pt;
+
+    pt = &out->publish;
+
+    if (!pt->enabled) {
+        return;
+    }
+
+    ngx_http_mtasts_puts(out,
+        "# HELP mta_sts_publish_updates_sent_total DNS UPDATE messages "
+        "sent by this server.\n"
+        "# TYPE mta_sts_publish_updates_sent_total counter\n");
+    ngx_http_mtasts_printf(out, "mta_sts_publish_updates_sent_total %uL\n",
+                           pt->sent);
+    ngx_http_mtasts_puts(out,
+        "# HELP mta_sts_publish_updates_succeeded_total DNS UPDATE "
+        "messages answered NOERROR.\n"
+        "# TYPE mta_sts_publish_updates_succeeded_total counter\n");
+    ngx_http_mtasts_printf(out,
+                           "mta_sts_publish_updates_succeeded_total %uL\n",
+                           pt->succeeded);
+    ngx_http_mtasts_puts(out,
+        "# HELP mta_sts_publish_updates_failed_total DNS UPDATE messages "
+        "that failed, by the server's answer.\n"
+        "# TYPE mta_sts_publish_updates_failed_total counter\n");
+
+    for (i = 0; i < NGX_HTTP_MTASTS_PUB_NREASONS; i++) {
+        ngx_http_mtasts_puts(out,
+                             "mta_sts_publish_updates_failed_total{reason=\"");
+        ngx_http_mtasts_put_str(out, &ngx_http_mtasts_pub_reasons[i]);
+        ngx_http_mtasts_printf(out, "\"} %uL\n", pt->failed[i]);
     }
 }
 

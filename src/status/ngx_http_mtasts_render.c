@@ -225,6 +225,7 @@ ngx_http_mtasts_render(ngx_http_mtasts_render_t *rd, ngx_chain_t **chain)
 
         if (rd->row == 0) {
             out->tlsrpt = ngx_http_mtasts_tlsrpt_totals(mmcf, out->refused);
+            ngx_http_mtasts_publish_totals(mmcf, &out->publish);
         }
 
         for ( /* void */ ; rd->row < out->view->nitems; rd->row++) {
@@ -255,6 +256,10 @@ ngx_http_mtasts_render(ngx_http_mtasts_render_t *rd, ngx_chain_t **chain)
                                                   &item->domain,
                                                   out->view->now,
                                                   &row->reports)
+                   != NGX_OK
+                || ngx_http_mtasts_publish_state(r->pool, mmcf, item->conf,
+                                                 &item->domain,
+                                                 &row->publish)
                    != NGX_OK)
             {
                 return NGX_ERROR;

@@ -14,6 +14,7 @@
 
 #include "ngx_http_mtasts_check.h"
 #include "ngx_http_mtasts_tlsrpt.h"
+#include "ngx_http_mtasts_publish.h"
 
 
 #define NGX_HTTP_MTASTS_TXT_MAX   255        /* bytes in a TXT string */
@@ -47,6 +48,7 @@ typedef struct {
     ngx_http_mtasts_tlsrpt_sum_t  reports;     /* TLS-RPT, if received */
     ngx_uint_t                    reports_state;
     ngx_str_t                     reports_verdict;
+    ngx_http_mtasts_pub_state_t   publish;     /* mta_sts_publish */
 } ngx_http_mtasts_row_t;
 
 
@@ -61,6 +63,7 @@ typedef struct {
     size_t                        width[NGX_HTTP_MTASTS_NCOLS];
     ngx_uint_t                    tlsrpt;      /* reports are summed up */
     uint64_t                      refused[NGX_HTTP_MTASTS_TLSRPT_NREFUSED];
+    ngx_http_mtasts_pub_totals_t  publish;
 } ngx_http_mtasts_out_t;
 
 

@@ -42,6 +42,11 @@ static ngx_str_t  ngx_http_mtasts_text_head[NGX_HTTP_MTASTS_NCOLS] = {
 };
 
 
+static ngx_str_t  ngx_http_mtasts_pub_waiting =
+    ngx_string("not yet sent: the old workers may still serve the old "
+               "policy");
+
+
 ngx_http_mtasts_section_t  ngx_http_mtasts_text_sections[] = {
 
     /* the widths of the columns first */
@@ -126,7 +131,9 @@ ngx_http_mtasts_text_problems(ngx_http_mtasts_out_t *out,
         && !ngx_http_mtasts_testing_ready(row->item)
         && (!row->reports.enabled
             || row->reports_state == NGX_HTTP_MTASTS_OK
-            || row->reports_state == NGX_HTTP_MTASTS_PENDING))
+            || row->reports_state == NGX_HTTP_MTASTS_PENDING)
+        && (!row->publish.enabled
+            || row->publish.state == NGX_HTTP_MTASTS_PUB_OK))
     {
         return;
     }
@@ -253,6 +260,21 @@ ngx_http_mtasts_text_details(ngx_http_mtasts_out_t *out,
                                 &ngx_http_mtasts_states[row->reports_state]);
         ngx_http_mtasts_puts(out, ": ");
         ngx_http_mtasts_put_text(out, &row->reports_verdict);
+        ngx_http_mtasts_puts(out, "\n");
+    }
+
+    /* what the DNS server said to the update */
+
+    if (row->publish.enabled && row->publish.state != NGX_HTTP_MTASTS_PUB_OK)
+    {
+        ngx_http_mtasts_put_text(out, &item->domain);
+        ngx_http_mtasts_puts(out, " publish: ");
+        ngx_http_mtasts_put_str(out, ngx_http_mtasts_pub_states
+                                     + row->publish.state);
+        ngx_http_mtasts_puts(out, ": ");
+        ngx_http_mtasts_put_text(out, row->publish.message.len
+                                      ? &row->publish.message
+                                      : &ngx_http_mtasts_pub_waiting);
         ngx_http_mtasts_puts(out, "\n");
     }
 }
