@@ -387,6 +387,7 @@ ngx_http_mtasts_publish_key(ngx_conf_t *cf, ngx_str_t *arg,
         return NGX_CONF_ERROR;
     }
 
+    n = 0;
     buf = NULL;
     reason = NULL;
 

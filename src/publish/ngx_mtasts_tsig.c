@@ -6,6 +6,7 @@
 
 #include <string.h>
 #include <ctype.h>
+#include <strings.h>
 
 #include "ngx_mtasts_tsig.h"
 

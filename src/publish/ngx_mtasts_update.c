@@ -415,7 +415,33 @@ const char *
 mtasts_msg_verify(ldns_pkt *pkt, const uint8_t *wire, size_t len,
     const mtasts_tsig_key_t *key, const ldns_rdf *mac)
 {
-    if (ldns_pkt_tsig(pkt) == NULL) {
+    int        rc;
+    ldns_rr   *tsig;
+    ldns_rdf  *name, *alg;
+
+    tsig = ldns_pkt_tsig(pkt);
+
+    if (tsig == NULL || ldns_rr_rd_count(tsig) < 7) {
+        return "the answer is not signed with the key";
+    }
+
+    /*
+     * the key's name and algorithm, or ldns is not asked: it leaks what it
+     * allocated when it meets an algorithm it does not know
+     */
+
+    name = ldns_dname_new_frm_str(key->name);
+    alg = ldns_dname_new_frm_str(key->algorithm);
+
+    rc = name && alg
+         && ldns_dname_compare(ldns_rr_owner(tsig), name) == 0
+         && ldns_rdf_get_type(ldns_rr_rdf(tsig, 0)) == LDNS_RDF_TYPE_DNAME
+         && ldns_dname_compare(ldns_rr_rdf(tsig, 0), alg) == 0;
+
+    ldns_rdf_deep_free(name);
+    ldns_rdf_deep_free(alg);
+
+    if (!rc) {
         return "the answer is not signed with the key";
     }
 
