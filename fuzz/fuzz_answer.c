@@ -5,15 +5,18 @@
  * A DNS server's answer as mta_sts_publish reads it (ldns): the first two
  * bytes of the input are the id of our query, the rest the answer, given
  * to mtasts_msg_read(), then mtasts_msg_txt() for the TXT records of
- * "_mta-sts.example.com.", mtasts_msg_zone() and mtasts_msg_verify() with
- * a key.  The input is hostile: whatever a server or a forger sends.
+ * "_mta-sts.example.com.", mtasts_msg_zone(), mtasts_msg_address() and
+ * mtasts_msg_verify() with a key.  The input is hostile: whatever a server or a forger sends.
  *
  * Checks: an answer that is read has the query's id and a name for its
  * code; the records seen are TXT records; "current" only with records
- * seen; a zone is a name ending in a dot; an unsigned answer never
- * verifies.
+ * seen; a zone and its primary are names ending in a dot; an address is
+ * IPv4 or IPv6 of its size; an unsigned answer never verifies.
  */
 
+
+#include <sys/socket.h>
+#include <netinet/in.h>
 
 #include "fuzz.h"
 #include "ngx_mtasts_update.h"
@@ -22,8 +25,9 @@
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char               zone[256];
-    size_t             i;
+    char               zone[256], mname[256];
+    size_t             i, len;
+    struct sockaddr_storage  ss;
     uint16_t           id;
     ldns_pkt          *pkt;
     ldns_rdf          *mac;
@@ -66,8 +70,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     mtasts_rrname_free(&n);
 
-    if (mtasts_msg_zone(pkt, zone, sizeof(zone)) == 0) {
+    if (mtasts_msg_zone(pkt, zone, sizeof(zone), mname, sizeof(mname))
+        == 0)
+    {
         FUZZ_ASSERT(zone[0] != '\0' && zone[strlen(zone) - 1] == '.');
+        FUZZ_ASSERT(mname[0] != '\0' && mname[strlen(mname) - 1] == '.');
+    }
+
+    len = sizeof(ss);
+
+    if (mtasts_msg_address(pkt, &ss, &len) == 0) {
+        FUZZ_ASSERT((ss.ss_family == AF_INET
+                     && len == sizeof(struct sockaddr_in))
+                    || (ss.ss_family == AF_INET6
+                        && len == sizeof(struct sockaddr_in6)));
     }
 
     memset(&key, 0, sizeof(key));

@@ -30,9 +30,12 @@
 #define NGX_HTTP_MTASTS_PUB_BACKOFF    10       /* first retry, doubled */
 #define NGX_HTTP_MTASTS_PUB_UDP_MAX    4096
 
-#define NGX_HTTP_MTASTS_PUB_ZONE       0
-#define NGX_HTTP_MTASTS_PUB_TXT        1
-#define NGX_HTTP_MTASTS_PUB_UPDATE     2
+#define NGX_HTTP_MTASTS_PUB_ZONE       0        /* SOA: zone, MNAME */
+#define NGX_HTTP_MTASTS_PUB_PRIMARY    1        /* MNAME's address */
+#define NGX_HTTP_MTASTS_PUB_TXT        2
+#define NGX_HTTP_MTASTS_PUB_UPDATE     3
+
+#define NGX_HTTP_MTASTS_PUB_RESOLVERS  3
 
 
 typedef struct {
@@ -75,6 +78,8 @@ typedef struct {
 
 
 struct ngx_http_mtasts_pub_zone_s {
+    ngx_addr_t                    resolvers[NGX_HTTP_MTASTS_PUB_RESOLVERS];
+    ngx_uint_t                    nresolvers;  /* without "server=" */
     ngx_shm_zone_t               *shm_zone;
     ngx_slab_pool_t              *shpool;
     ngx_http_mtasts_pub_sh_t     *sh;
@@ -99,7 +104,13 @@ typedef struct {
     ngx_uint_t                    updated;     /* an UPDATE was answered */
     ngx_uint_t                    tcp;
     char                          zone[MTASTS_TSIG_NAME_MAX + 2];
+    char                          primary[MTASTS_TSIG_NAME_MAX + 2];
     char                          id[MTASTS_ID_MAX + 1];
+
+    ngx_addr_t                   *server;      /* the zone's primary */
+    ngx_str_t                     server_name; /* as the status shows it */
+    ngx_addr_t                    primary_addr;
+    struct sockaddr_storage       primary_sa;
 
     uint8_t                      *msg;         /* ldns's, free() */
     size_t                        len;
@@ -119,6 +130,8 @@ static char *ngx_http_mtasts_publish_key(ngx_conf_t *cf, ngx_str_t *arg,
     ngx_http_mtasts_publish_conf_t *pcf);
 static ngx_int_t ngx_http_mtasts_publish_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
+static ngx_int_t ngx_http_mtasts_publish_resolvers(ngx_conf_t *cf,
+    ngx_http_mtasts_main_conf_t *mmcf, ngx_http_mtasts_pub_zone_t *pz);
 static void ngx_http_mtasts_pub_timer(ngx_event_t *ev);
 static ngx_uint_t ngx_http_mtasts_pub_old_workers(
     ngx_http_mtasts_pub_zone_t *pz);
@@ -136,6 +149,8 @@ static void ngx_http_mtasts_pub_updated(ngx_http_mtasts_pub_task_t *t,
     ldns_pkt *pkt, mtasts_answer_t *a, u_char *wire, size_t len);
 static void ngx_http_mtasts_pub_refused(ngx_http_mtasts_pub_task_t *t,
     mtasts_answer_t *a);
+static void ngx_http_mtasts_pub_primary(ngx_http_mtasts_pub_task_t *t,
+    ldns_pkt *pkt, mtasts_answer_t *a);
 static void ngx_http_mtasts_pub_done(ngx_http_mtasts_pub_task_t *t,
     ngx_uint_t state, const char *answer, const char *fmt, ...);
 
@@ -314,13 +329,6 @@ ngx_http_mtasts_publish(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%V\" directive needs \"key=\": the TSIG key "
                            "that signs the updates", &cmd->name);
-        return NGX_CONF_ERROR;
-    }
-
-    if (pcf->server == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" directive needs \"server=\": the address "
-                           "of the zone's primary server", &cmd->name);
         return NGX_CONF_ERROR;
     }
 
@@ -532,6 +540,121 @@ ngx_http_mtasts_publish_init(ngx_conf_t *cf,
     pz->shm_zone->data = mmcf;
 
     mmcf->publish = pz;
+
+    for (i = 0; i < mmcf->ndomains; i++) {
+        pcf = mmcf->list[i]->conf->publish;
+
+        if (pcf && pcf->server == NULL) {
+            return ngx_http_mtasts_publish_resolvers(cf, mmcf, pz);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Without "server=", the zone's SOA and its primary's address are asked
+ * of a recursive resolver: the addresses of "mta_sts_resolver", or the
+ * nameservers of /etc/resolv.conf as ldns reads them.
+ */
+
+static ngx_int_t
+ngx_http_mtasts_publish_resolvers(ngx_conf_t *cf,
+    ngx_http_mtasts_main_conf_t *mmcf, ngx_http_mtasts_pub_zone_t *pz)
+{
+    u_char                   *p, *last, *comma;
+    size_t                    i, len;
+    ngx_str_t                 s;
+    ngx_addr_t               *addr;
+    ldns_rdf                **ns;
+    ldns_resolver            *res;
+    struct sockaddr_storage  *ss;
+
+    p = mmcf->resolver.data;
+    last = p + mmcf->resolver.len;
+
+    while (p && p < last
+           && pz->nresolvers < NGX_HTTP_MTASTS_PUB_RESOLVERS)
+    {
+        comma = ngx_strlchr(p, last, ',');
+        if (comma == NULL) {
+            comma = last;
+        }
+
+        addr = &pz->resolvers[pz->nresolvers];
+
+        if (ngx_parse_addr_port(cf->pool, addr, p, comma - p) == NGX_OK) {
+            if (ngx_inet_get_port(addr->sockaddr) == 0) {
+                ngx_inet_set_port(addr->sockaddr, 53);
+            }
+
+            pz->nresolvers++;
+        }
+
+        p = comma + 1;
+    }
+
+    if (pz->nresolvers == 0) {
+        if (ldns_resolver_new_frm_file(&res, NULL) != LDNS_STATUS_OK) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"mta_sts_publish\" without \"server=\" needs "
+                          "a resolver to find the zone's primary: "
+                          "/etc/resolv.conf cannot be read, set "
+                          "\"mta_sts_resolver\" or \"server=\"");
+            return NGX_ERROR;
+        }
+
+        ns = ldns_resolver_nameservers(res);
+
+        for (i = 0; i < ldns_resolver_nameserver_count(res)
+                    && pz->nresolvers < NGX_HTTP_MTASTS_PUB_RESOLVERS; i++)
+        {
+            ss = ldns_rdf2native_sockaddr_storage(ns[i], 53, &len);
+            if (ss == NULL) {
+                continue;
+            }
+
+            addr = &pz->resolvers[pz->nresolvers];
+
+            addr->sockaddr = ngx_palloc(cf->pool, len);
+            if (addr->sockaddr == NULL) {
+                free(ss);
+                ldns_resolver_deep_free(res);
+                return NGX_ERROR;
+            }
+
+            ngx_memcpy(addr->sockaddr, ss, len);
+            addr->socklen = len;
+            free(ss);
+
+            pz->nresolvers++;
+        }
+
+        ldns_resolver_deep_free(res);
+    }
+
+    if (pz->nresolvers == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"mta_sts_publish\" without \"server=\" needs a "
+                      "resolver to find the zone's primary: "
+                      "/etc/resolv.conf lists none, set "
+                      "\"mta_sts_resolver\" or \"server=\"");
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < pz->nresolvers; i++) {
+        addr = &pz->resolvers[i];
+
+        s.data = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN);
+        if (s.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        s.len = ngx_sock_ntop(addr->sockaddr, addr->socklen, s.data,
+                              NGX_SOCKADDR_STRLEN, 1);
+        addr->name = s;
+    }
 
     return NGX_OK;
 }
@@ -911,15 +1034,21 @@ ngx_http_mtasts_pub_start(ngx_http_mtasts_main_conf_t *mmcf,
 
     if (pcf->zone.len) {
         ngx_memcpy(t->zone, pcf->zone.data, pcf->zone.len);
-        t->step = NGX_HTTP_MTASTS_PUB_TXT;
-
-    } else {
-        t->step = NGX_HTTP_MTASTS_PUB_ZONE;
     }
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, t->log, 0,
-                   "mta-sts publish \"%V\" to %V", &entry->domain,
-                   &pcf->server->name);
+    t->server = pcf->server;
+
+    if (pcf->server) {
+        t->server_name = pcf->server->name;
+    }
+
+    /* the zone from its SOA; without "server=", also its primary */
+
+    t->step = (pcf->zone.len && pcf->server) ? NGX_HTTP_MTASTS_PUB_TXT
+                                             : NGX_HTTP_MTASTS_PUB_ZONE;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, t->log, 0,
+                   "mta-sts publish \"%V\"", &entry->domain);
 
     ngx_http_mtasts_pub_next(t);
 
@@ -958,13 +1087,19 @@ ngx_http_mtasts_pub_next(ngx_http_mtasts_pub_task_t *t)
     switch (t->step) {
 
     case NGX_HTTP_MTASTS_PUB_ZONE:
-        rc = mtasts_msg_query(t->names[0].owner, LDNS_RR_TYPE_SOA, &t->msg,
+        rc = mtasts_msg_query(t->names[0].owner, LDNS_RR_TYPE_SOA,
+                              t->server == NULL, &t->msg, &t->len,
+                              &t->msg_id);
+        break;
+
+    case NGX_HTTP_MTASTS_PUB_PRIMARY:
+        rc = mtasts_msg_query(t->primary, LDNS_RR_TYPE_A, 1, &t->msg,
                               &t->len, &t->msg_id);
         break;
 
     case NGX_HTTP_MTASTS_PUB_TXT:
         name = t->names[t->name].owner;
-        rc = mtasts_msg_query(name, LDNS_RR_TYPE_TXT, &t->msg, &t->len,
+        rc = mtasts_msg_query(name, LDNS_RR_TYPE_TXT, 0, &t->msg, &t->len,
                               &t->msg_id);
         break;
 
@@ -1000,19 +1135,29 @@ ngx_http_mtasts_pub_next(ngx_http_mtasts_pub_task_t *t)
 static void
 ngx_http_mtasts_pub_send(ngx_http_mtasts_pub_task_t *t)
 {
-    ngx_int_t                        rc;
-    ngx_connection_t                *c;
-    ngx_peer_connection_t           *pc;
-    ngx_http_mtasts_publish_conf_t  *pcf;
+    ngx_int_t                    rc;
+    ngx_addr_t                  *to;
+    ngx_connection_t            *c;
+    ngx_peer_connection_t       *pc;
+    ngx_http_mtasts_pub_zone_t  *pz;
 
-    pcf = t->pcf;
+    pz = t->mmcf->publish;
     pc = &t->peer;
+
+    /* the primary server, or a resolver in turn while it is unknown */
+
+    if (t->server && t->step != NGX_HTTP_MTASTS_PUB_PRIMARY) {
+        to = t->server;
+
+    } else {
+        to = &pz->resolvers[t->tries % pz->nresolvers];
+    }
 
     ngx_memzero(pc, sizeof(ngx_peer_connection_t));
 
-    pc->sockaddr = pcf->server->sockaddr;
-    pc->socklen = pcf->server->socklen;
-    pc->name = &pcf->server->name;
+    pc->sockaddr = to->sockaddr;
+    pc->socklen = to->socklen;
+    pc->name = &to->name;
     pc->get = ngx_event_get_peer;
     pc->log = t->log;
     pc->log_error = NGX_ERROR_ERR;
@@ -1264,11 +1409,21 @@ ngx_http_mtasts_pub_timedout(ngx_http_mtasts_pub_task_t *t)
         return;
     }
 
+    if (t->server == NULL || t->step == NGX_HTTP_MTASTS_PUB_PRIMARY) {
+        ngx_http_mtasts_pub_done(t, NGX_HTTP_MTASTS_PUB_ERROR, "timeout",
+                                 "the resolver did not answer (%ui tries, "
+                                 "%M ms each): check \"mta_sts_resolver\", "
+                                 "or set \"server=\"",
+                                 (ngx_uint_t) NGX_HTTP_MTASTS_PUB_TRIES,
+                                 t->mmcf->resolver_timeout);
+        return;
+    }
+
     ngx_http_mtasts_pub_done(t, NGX_HTTP_MTASTS_PUB_ERROR, "timeout",
                              "%V did not answer (%ui tries, %M ms each, "
                              "by UDP and TCP): is the server running and "
                              "reachable on that port?",
-                             &t->pcf->server->name,
+                             &t->server_name,
                              (ngx_uint_t) NGX_HTTP_MTASTS_PUB_TRIES,
                              t->mmcf->resolver_timeout);
 }
@@ -1302,7 +1457,7 @@ ngx_http_mtasts_pub_answer(ngx_http_mtasts_pub_task_t *t, u_char *wire,
 
     if (err) {
         ngx_http_mtasts_pub_done(t, NGX_HTTP_MTASTS_PUB_ERROR, "other",
-                                 "%V: %s", &t->pcf->server->name, err);
+                                 "%V: %s", &t->server_name, err);
         return;
     }
 
@@ -1317,8 +1472,14 @@ ngx_http_mtasts_pub_answer(ngx_http_mtasts_pub_task_t *t, u_char *wire,
 
     case NGX_HTTP_MTASTS_PUB_ZONE:
 
+        if (t->server == NULL) {
+            ngx_http_mtasts_pub_primary(t, pkt, &a);
+            ldns_pkt_free(pkt);
+            return;
+        }
+
         if ((a.rcode != LDNS_RCODE_NOERROR && a.rcode != LDNS_RCODE_NXDOMAIN)
-            || mtasts_msg_zone(pkt, t->zone, sizeof(t->zone)) != 0)
+            || mtasts_msg_zone(pkt, t->zone, sizeof(t->zone), NULL, 0) != 0)
         {
             ldns_pkt_free(pkt);
 
@@ -1330,7 +1491,7 @@ ngx_http_mtasts_pub_answer(ngx_http_mtasts_pub_task_t *t, u_char *wire,
                                          "%V gave no SOA record for %s: "
                                          "is it authoritative for the "
                                          "zone? Set \"zone=\" to name it",
-                                         &t->pcf->server->name,
+                                         &t->server_name,
                                          t->names[0].owner);
                 return;
             }
@@ -1342,6 +1503,11 @@ ngx_http_mtasts_pub_answer(ngx_http_mtasts_pub_task_t *t, u_char *wire,
         ldns_pkt_free(pkt);
         t->step = NGX_HTTP_MTASTS_PUB_TXT;
         ngx_http_mtasts_pub_next(t);
+        return;
+
+    case NGX_HTTP_MTASTS_PUB_PRIMARY:
+        ngx_http_mtasts_pub_primary(t, pkt, &a);
+        ldns_pkt_free(pkt);
         return;
 
     case NGX_HTTP_MTASTS_PUB_TXT:
@@ -1362,7 +1528,7 @@ ngx_http_mtasts_pub_answer(ngx_http_mtasts_pub_task_t *t, u_char *wire,
             ngx_http_mtasts_pub_done(t, NGX_HTTP_MTASTS_PUB_ERROR, "other",
                                      "%s is a CNAME on %V: publish the "
                                      "record at its target, or remove the "
-                                     "CNAME", name, &t->pcf->server->name);
+                                     "CNAME", name, &t->server_name);
             return;
         }
 
@@ -1382,7 +1548,7 @@ ngx_http_mtasts_pub_answer(ngx_http_mtasts_pub_task_t *t, u_char *wire,
         {
             ngx_http_mtasts_pub_done(t, NGX_HTTP_MTASTS_PUB_OK, "NOERROR",
                                      "%V holds the records of id %s",
-                                     &t->pcf->server->name, t->id);
+                                     &t->server_name, t->id);
             return;
         }
 
@@ -1416,7 +1582,7 @@ ngx_http_mtasts_pub_updated(ngx_http_mtasts_pub_task_t *t, ldns_pkt *pkt,
                                      "%V answered NOERROR, but %s: the "
                                      "update may have been made by someone "
                                      "else's answer; it is checked again",
-                                     &t->pcf->server->name, err);
+                                     &t->server_name, err);
             return;
         }
 
@@ -1424,7 +1590,7 @@ ngx_http_mtasts_pub_updated(ngx_http_mtasts_pub_task_t *t, ldns_pkt *pkt,
 
         ngx_http_mtasts_pub_done(t, NGX_HTTP_MTASTS_PUB_OK, "NOERROR",
                                  "%V accepted the update to id %s",
-                                 &t->pcf->server->name, t->id);
+                                 &t->server_name, t->id);
         return;
     }
 
@@ -1443,6 +1609,99 @@ ngx_http_mtasts_pub_updated(ngx_http_mtasts_pub_task_t *t, ldns_pkt *pkt,
 }
 
 
+/*
+ * Without "server=": the resolver's answer for the SOA gives the zone and
+ * its primary's name (MNAME), the next its address
+ */
+
+static void
+ngx_http_mtasts_pub_primary(ngx_http_mtasts_pub_task_t *t, ldns_pkt *pkt,
+    mtasts_answer_t *a)
+{
+    u_char      *p;
+    char        *zone;
+    size_t       len;
+    const char  *what;
+
+    what = (t->step == NGX_HTTP_MTASTS_PUB_ZONE) ? "SOA" : "address";
+
+    if (a->rcode != LDNS_RCODE_NOERROR
+        && (a->rcode != LDNS_RCODE_NXDOMAIN
+            || t->step != NGX_HTTP_MTASTS_PUB_ZONE))
+    {
+        ngx_http_mtasts_pub_done(t, NGX_HTTP_MTASTS_PUB_ERROR, "other",
+                                 "the resolver answered %s to the query "
+                                 "for the %s of %s: check "
+                                 "\"mta_sts_resolver\", or set \"server=\"",
+                                 a->name, what,
+                                 t->step == NGX_HTTP_MTASTS_PUB_ZONE
+                                 ? t->names[0].owner : t->primary);
+        return;
+    }
+
+    if (t->step == NGX_HTTP_MTASTS_PUB_ZONE) {
+
+        /* "zone=" is kept; the SOA's owner is then only looked at */
+
+        zone = t->zone[0] ? t->primary : t->zone;
+
+        if (mtasts_msg_zone(pkt, zone, sizeof(t->zone), t->primary,
+                            sizeof(t->primary))
+            != 0)
+        {
+            ngx_http_mtasts_pub_done(t, NGX_HTTP_MTASTS_PUB_ERROR, "other",
+                                     "the resolver gave no SOA record for "
+                                     "%s: set \"server=\" to the zone's "
+                                     "primary", t->names[0].owner);
+            return;
+        }
+
+        t->step = NGX_HTTP_MTASTS_PUB_PRIMARY;
+        ngx_http_mtasts_pub_next(t);
+        return;
+    }
+
+    len = sizeof(t->primary_sa);
+
+    if (mtasts_msg_address(pkt, &t->primary_sa, &len) != 0) {
+        ngx_http_mtasts_pub_done(t, NGX_HTTP_MTASTS_PUB_ERROR, "other",
+                                 "the zone's primary %s (its SOA's MNAME) "
+                                 "has no address: set \"server=\"",
+                                 t->primary);
+        return;
+    }
+
+    t->primary_addr.sockaddr = (struct sockaddr *) &t->primary_sa;
+    t->primary_addr.socklen = len;
+    t->server = &t->primary_addr;
+
+    len = ngx_strlen(t->primary);
+
+    p = ngx_pnalloc(t->pool, len + NGX_SOCKADDR_STRLEN + 3);
+    if (p == NULL) {
+        ngx_http_mtasts_pub_done(t, NGX_HTTP_MTASTS_PUB_ERROR, NULL,
+                                 "out of memory");
+        return;
+    }
+
+    /* "ns1.example.com (192.0.2.53:53)", without the final dot */
+
+    t->server_name.data = p;
+    p = ngx_cpymem(p, t->primary, len - 1);
+    *p++ = ' ';
+    *p++ = '(';
+    p += ngx_sock_ntop(t->primary_addr.sockaddr, t->primary_addr.socklen,
+                       p, NGX_SOCKADDR_STRLEN, 1);
+    *p++ = ')';
+    t->server_name.len = p - t->server_name.data;
+
+    t->primary_addr.name = t->server_name;
+
+    t->step = NGX_HTTP_MTASTS_PUB_TXT;
+    ngx_http_mtasts_pub_next(t);
+}
+
+
 /* what an answer other than NOERROR means, and what to do about it */
 
 static void
@@ -1453,7 +1712,7 @@ ngx_http_mtasts_pub_refused(ngx_http_mtasts_pub_task_t *t,
     ngx_str_t  *server;
     const char *key, *what;
 
-    server = &t->pcf->server->name;
+    server = &t->server_name;
     key = t->pcf->key->name;
     klen = ngx_strlen(key) - 1;
 
@@ -1598,10 +1857,9 @@ ngx_http_mtasts_pub_done(ngx_http_mtasts_pub_task_t *t, ngx_uint_t state,
             ngx_memcpy(node->answer, answer, node->answer_len);
         }
 
-        node->server_len = ngx_min(t->pcf->server->name.len,
+        node->server_len = ngx_min(t->server_name.len,
                                    NGX_HTTP_MTASTS_PUB_SERVER);
-        ngx_memcpy(node->server, t->pcf->server->name.data,
-                   node->server_len);
+        ngx_memcpy(node->server, t->server_name.data, node->server_len);
 
         node->message_len = len;
         ngx_memcpy(node->message, msg, len);

@@ -17,6 +17,7 @@
 static ldns_rr *mtasts_msg_txt_rr(ldns_rdf *owner, const char *value,
     uint32_t ttl);
 static size_t mtasts_msg_value(ldns_rr *rr, char *buf, size_t size);
+static int mtasts_msg_name(const ldns_rdf *rdf, char *buf, size_t size);
 
 
 static const char  *mtasts_rcodes[] = {
@@ -28,8 +29,8 @@ static const char  *mtasts_rcodes[] = {
 
 
 int
-mtasts_msg_query(const char *name, ldns_rr_type type, uint8_t **wire,
-    size_t *len, uint16_t *id)
+mtasts_msg_query(const char *name, ldns_rr_type type, int rd,
+    uint8_t **wire, size_t *len, uint16_t *id)
 {
     ldns_pkt     *p;
     ldns_rdf     *dn;
@@ -40,9 +41,7 @@ mtasts_msg_query(const char *name, ldns_rr_type type, uint8_t **wire,
         return -1;
     }
 
-    /* to the authoritative server itself: no recursion wanted */
-
-    p = ldns_pkt_query_new(dn, type, LDNS_RR_CLASS_IN, 0);
+    p = ldns_pkt_query_new(dn, type, LDNS_RR_CLASS_IN, rd ? LDNS_RD : 0);
     if (p == NULL) {
         ldns_rdf_deep_free(dn);
         return -1;
@@ -198,10 +197,10 @@ mtasts_msg_txt(ldns_pkt *pkt, mtasts_rrname_t *n)
 
 
 int
-mtasts_msg_zone(ldns_pkt *pkt, char *zone, size_t size)
+mtasts_msg_zone(ldns_pkt *pkt, char *zone, size_t size, char *mname,
+    size_t msize)
 {
-    char          *s;
-    size_t         i, j, len;
+    size_t         i, j;
     ldns_rr       *rr;
     ldns_rr_list  *lists[2];
 
@@ -216,26 +215,68 @@ mtasts_msg_zone(ldns_pkt *pkt, char *zone, size_t size)
                 continue;
             }
 
-            s = ldns_rdf2str(ldns_rr_owner(rr));
-            if (s == NULL) {
+            if (mtasts_msg_name(ldns_rr_owner(rr), zone, size) != 0) {
                 return -1;
             }
 
-            len = strlen(s);
-
-            if (len >= size) {
-                free(s);
-                return -1;
+            if (mname == NULL) {
+                return 0;
             }
 
-            memcpy(zone, s, len + 1);
-            free(s);
+            if (ldns_rr_rd_count(rr) < 1
+                || ldns_rdf_get_type(ldns_rr_rdf(rr, 0))
+                   != LDNS_RDF_TYPE_DNAME
+                || mtasts_msg_name(ldns_rr_rdf(rr, 0), mname, msize) != 0)
+            {
+                return -1;
+            }
 
             return 0;
         }
     }
 
     return -1;
+}
+
+
+int
+mtasts_msg_address(ldns_pkt *pkt, struct sockaddr_storage *sa,
+    size_t *socklen)
+{
+    size_t                    i, len;
+    ldns_rr                  *rr;
+    ldns_rr_type              type;
+    ldns_rr_list             *answer;
+    struct sockaddr_storage  *ss;
+
+    answer = ldns_pkt_answer(pkt);
+
+    for (type = LDNS_RR_TYPE_A; ; type = LDNS_RR_TYPE_AAAA) {
+
+        for (i = 0; i < ldns_rr_list_rr_count(answer); i++) {
+            rr = ldns_rr_list_rr(answer, i);
+
+            if (ldns_rr_get_type(rr) != type || ldns_rr_rd_count(rr) < 1) {
+                continue;
+            }
+
+            ss = ldns_rdf2native_sockaddr_storage(ldns_rr_rdf(rr, 0), 53,
+                                                  &len);
+            if (ss == NULL) {
+                continue;
+            }
+
+            memcpy(sa, ss, len);
+            *socklen = len;
+            free(ss);
+
+            return 0;
+        }
+
+        if (type == LDNS_RR_TYPE_AAAA) {
+            return -1;
+        }
+    }
 }
 
 
@@ -545,4 +586,35 @@ mtasts_msg_value(ldns_rr *rr, char *buf, size_t size)
     buf[len] = '\0';
 
     return len;
+}
+
+
+/* a name as text, with its final dot; -1 when it does not fit */
+
+static int
+mtasts_msg_name(const ldns_rdf *rdf, char *buf, size_t size)
+{
+    char    *s;
+    size_t   len;
+
+    if (ldns_rdf_get_type(rdf) != LDNS_RDF_TYPE_DNAME) {
+        return -1;
+    }
+
+    s = ldns_rdf2str(rdf);
+    if (s == NULL) {
+        return -1;
+    }
+
+    len = strlen(s);
+
+    if (len >= size || len == 0) {
+        free(s);
+        return -1;
+    }
+
+    memcpy(buf, s, len + 1);
+    free(s);
+
+    return 0;
 }

@@ -45,8 +45,9 @@ typedef struct {
 } mtasts_answer_t;
 
 
-int mtasts_msg_query(const char *name, ldns_rr_type type, uint8_t **wire,
-    size_t *len, uint16_t *id);
+/* rd: to a recursive resolver; 0: to the authoritative server itself */
+int mtasts_msg_query(const char *name, ldns_rr_type type, int rd,
+    uint8_t **wire, size_t *len, uint16_t *id);
 
 /* NULL, or why the bytes are not the answer to query "id" */
 const char *mtasts_msg_read(const uint8_t *wire, size_t len, uint16_t id,
@@ -55,8 +56,16 @@ const char *mtasts_msg_read(const uint8_t *wire, size_t len, uint16_t id,
 /* the TXT records of n->owner in an answer: n->seen, n->current */
 int mtasts_msg_txt(ldns_pkt *pkt, mtasts_rrname_t *n);
 
-/* the zone of a name, from the SOA of an answer (answer or authority) */
-int mtasts_msg_zone(ldns_pkt *pkt, char *zone, size_t size);
+/*
+ * the zone of a name, from the SOA of an answer (answer or authority),
+ * and its primary server's name (MNAME) when "mname" is not NULL
+ */
+int mtasts_msg_zone(ldns_pkt *pkt, char *zone, size_t size, char *mname,
+    size_t msize);
+
+/* the first A (or AAAA) record of an answer, as an address on port 53 */
+int mtasts_msg_address(ldns_pkt *pkt, struct sockaddr_storage *sa,
+    size_t *socklen);
 
 /*
  * The UPDATE of the names not current: the prerequisite is the RRset
