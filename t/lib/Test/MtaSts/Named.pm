@@ -11,6 +11,8 @@ package Test::MtaSts::Named;
 #   $ns->key_file('nginx-key');      # the file tsig-keygen wrote
 #   $ns->txt('_mta-sts.example.test');   # the TXT strings, sorted
 #   $ns->log;                        # what named logged (updates too)
+#
+# With netns => a Test::MtaSts::Netns, named runs (and is asked) there.
 
 use strict;
 use warnings;
@@ -29,6 +31,7 @@ sub start {
 		port => $opt{port},
 		zones => $opt{zones} || {},
 		keys => $opt{keys} || [],
+		netns => $opt{netns},	# a Test::MtaSts::Netns, or none
 		owner => $$,
 	}, $class);
 	$self->_write_config;
@@ -100,7 +103,9 @@ sub _spawn {
 		open STDIN, '<', '/dev/null';
 		open STDOUT, '>>', "$d/named.stderr";
 		open STDERR, '>&', \*STDOUT;
-		exec 'named', '-f', '-u', 'root', '-n', '1',
+		exec $self->{netns} ? ('ip', 'netns', 'exec',
+				$self->{netns}->name) : (),
+			'named', '-f', '-u', 'root', '-n', '1',
 			'-c', "$d/named.conf"
 			or POSIX::_exit(127);
 	}
@@ -141,7 +146,8 @@ sub query {
 		nameservers => ['127.0.0.1'], port => $self->{port},
 		recurse => 0, retry => 1, retrans => $timeout,
 		udp_timeout => $timeout, tcp_timeout => $timeout);
-	return $res->send($name, $type);
+	return $res->send($name, $type) unless $self->{netns};
+	return $self->{netns}->within(sub { $res->send($name, $type) });
 }
 
 # the TXT records at a name, each its strings joined, sorted
