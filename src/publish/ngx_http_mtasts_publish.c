@@ -572,7 +572,7 @@ ngx_http_mtasts_publish_resolvers(ngx_conf_t *cf,
     struct sockaddr_storage  *ss;
 
     p = mmcf->resolver.data;
-    last = p + mmcf->resolver.len;
+    last = p ? p + mmcf->resolver.len : NULL;
 
     while (p && p < last
            && pz->nresolvers < NGX_HTTP_MTASTS_PUB_RESOLVERS)
