@@ -137,7 +137,7 @@ EOF
 
 mkdir "$d/reports";
 $t->write_file_expand('nginx.conf', conf('20261206a'));
-$t->plan(43)->run();
+$t->plan(44)->run();
 
 ###############################################################################
 
@@ -193,6 +193,8 @@ is($ns->query('_mta-sts.company-y.example', 'TXT')->answer
 	600, 'ttl=');
 is($ns->updates('company-y.example'), 2,
 	'one update by one of the two workers: two records added');
+unlike($t->read_file('named/named.log'), qr/prerequisite not satisfied/,
+	'each update sent once (a copy would fail its prerequisite)');
 
 my $r = $p->{'refused.example'};
 is($r->{status}, 'error', 'refused: error');

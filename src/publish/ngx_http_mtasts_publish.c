@@ -140,6 +140,7 @@ static void ngx_http_mtasts_pub_start(ngx_http_mtasts_main_conf_t *mmcf,
 static void ngx_http_mtasts_pub_next(ngx_http_mtasts_pub_task_t *t);
 static void ngx_http_mtasts_pub_send(ngx_http_mtasts_pub_task_t *t);
 static void ngx_http_mtasts_pub_write(ngx_event_t *wev);
+static void ngx_http_mtasts_pub_sent(ngx_event_t *wev);
 static void ngx_http_mtasts_pub_read(ngx_event_t *rev);
 static void ngx_http_mtasts_pub_timedout(ngx_http_mtasts_pub_task_t *t);
 static void ngx_http_mtasts_pub_close(ngx_http_mtasts_pub_task_t *t);
@@ -1260,7 +1261,12 @@ ngx_http_mtasts_pub_write(ngx_event_t *wev)
         ngx_del_timer(wev);
     }
 
-    wev->handler = ngx_http_mtasts_pub_write;
+    /*
+     * sent once: the socket that becomes writable again (edge-triggered
+     * events) must not send the message again
+     */
+
+    wev->handler = ngx_http_mtasts_pub_sent;
 
     ngx_add_timer(c->read, t->mmcf->resolver_timeout);
 
@@ -1272,6 +1278,14 @@ ngx_http_mtasts_pub_write(ngx_event_t *wev)
     if (c->read->ready) {
         ngx_http_mtasts_pub_read(c->read);
     }
+}
+
+
+static void
+ngx_http_mtasts_pub_sent(ngx_event_t *wev)
+{
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, wev->log, 0,
+                   "mta-sts publish: message already sent");
 }
 
 
@@ -1765,8 +1779,13 @@ ngx_http_mtasts_pub_refused(ngx_http_mtasts_pub_task_t *t,
     case 17: /* BADKEY */
         ngx_http_mtasts_pub_done(t, NGX_HTTP_MTASTS_PUB_ERROR, a->name,
                                  "%V does not know the key \"%*s\" (or its "
-                                 "algorithm): add the key of \"%V\" to the "
-                                 "server", server, klen, key, &t->pcf->file);
+                                 "algorithm), or does not let it update "
+                                 "these names (Knot DNS answers so): add "
+                                 "the key of \"%V\" to the server, and "
+                                 "allow it to update TXT at %s%s%s", server,
+                                 klen, key, &t->pcf->file, t->names[0].owner,
+                                 t->nnames > 1 ? " and " : "",
+                                 t->nnames > 1 ? t->names[1].owner : "");
         return;
 
     case 18: /* BADTIME */
