@@ -22,7 +22,7 @@
 
 
 #define NGX_HTTP_MTASTS_PUB_WORKERS    256
-#define NGX_HTTP_MTASTS_PUB_TASKS      16       /* at once, per worker */
+#define NGX_HTTP_MTASTS_PUB_TASKS      32       /* at once, per worker */
 #define NGX_HTTP_MTASTS_PUB_TRIES      3        /* UDP, UDP, TCP */
 #define NGX_HTTP_MTASTS_PUB_RACES      3        /* changed meanwhile */
 #define NGX_HTTP_MTASTS_PUB_STALE      120      /* a claim is dead */
@@ -133,6 +133,9 @@ static ngx_int_t ngx_http_mtasts_publish_init_zone(ngx_shm_zone_t *shm_zone,
 static ngx_int_t ngx_http_mtasts_publish_resolvers(ngx_conf_t *cf,
     ngx_http_mtasts_main_conf_t *mmcf, ngx_http_mtasts_pub_zone_t *pz);
 static void ngx_http_mtasts_pub_timer(ngx_event_t *ev);
+static void ngx_http_mtasts_pub_fill_handler(ngx_event_t *ev);
+static ngx_uint_t ngx_http_mtasts_pub_scan(
+    ngx_http_mtasts_main_conf_t *mmcf);
 static ngx_uint_t ngx_http_mtasts_pub_old_workers(
     ngx_http_mtasts_pub_zone_t *pz);
 static void ngx_http_mtasts_pub_start(ngx_http_mtasts_main_conf_t *mmcf,
@@ -185,6 +188,8 @@ static ngx_queue_t   ngx_http_mtasts_pub_tasks;
 static ngx_uint_t    ngx_http_mtasts_pub_running;
 static ngx_uint_t    ngx_http_mtasts_pub_slot = NGX_HTTP_MTASTS_PUB_WORKERS;
 static ngx_event_t   ngx_http_mtasts_pub_event;
+static ngx_event_t   ngx_http_mtasts_pub_fill;
+static ngx_uint_t    ngx_http_mtasts_pub_cursor;
 
 
 /*
@@ -786,6 +791,10 @@ ngx_http_mtasts_publish_init_process(ngx_cycle_t *cycle)
     ngx_http_mtasts_pub_event.log = cycle->log;
     ngx_http_mtasts_pub_event.cancelable = 1;
 
+    ngx_http_mtasts_pub_fill.handler = ngx_http_mtasts_pub_fill_handler;
+    ngx_http_mtasts_pub_fill.data = mmcf;
+    ngx_http_mtasts_pub_fill.log = cycle->log;
+
     ngx_add_timer(&ngx_http_mtasts_pub_event, 200 + ngx_worker * 50);
 
     return NGX_OK;
@@ -812,6 +821,7 @@ ngx_http_mtasts_publish_exit_process(ngx_cycle_t *cycle)
         ngx_del_timer(&ngx_http_mtasts_pub_event);
     }
 
+
     while (ngx_http_mtasts_pub_tasks.next
            && !ngx_queue_empty(&ngx_http_mtasts_pub_tasks))
     {
@@ -820,6 +830,10 @@ ngx_http_mtasts_publish_exit_process(ngx_cycle_t *cycle)
 
         ngx_http_mtasts_pub_done(t, NGX_HTTP_MTASTS_PUB_PENDING, NULL,
                                  "the worker that published it exited");
+    }
+
+    if (ngx_http_mtasts_pub_fill.posted) {
+        ngx_delete_posted_event(&ngx_http_mtasts_pub_fill);
     }
 
     if (ngx_http_mtasts_pub_slot < NGX_HTTP_MTASTS_PUB_WORKERS) {
@@ -870,24 +884,60 @@ ngx_http_mtasts_pub_old_workers(ngx_http_mtasts_pub_zone_t *pz)
 static void
 ngx_http_mtasts_pub_timer(ngx_event_t *ev)
 {
-    time_t                        now;
-    ngx_uint_t                    i, n, more, rc;
-    ngx_msec_t                    next;
-    ngx_http_mtasts_entry_t      *e, *start[NGX_HTTP_MTASTS_PUB_TASKS];
-    ngx_http_mtasts_pub_node_t   *node;
-    ngx_http_mtasts_pub_zone_t   *pz;
-    ngx_http_mtasts_main_conf_t  *mmcf;
-
-    mmcf = ev->data;
-    pz = mmcf->publish;
+    ngx_uint_t  more;
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
         return;
     }
 
+    more = ngx_http_mtasts_pub_scan(ev->data);
+
+    if (more == 2) {
+        return;
+    }
+
+    /* pending ones are looked at every second; current ones hourly */
+
+    ngx_add_timer(ev, more ? 1000 : 60000);
+}
+
+
+/* a task ended: its slot goes to the next domain at once */
+
+static void
+ngx_http_mtasts_pub_fill_handler(ngx_event_t *ev)
+{
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    (void) ngx_http_mtasts_pub_scan(ev->data);
+}
+
+
+/*
+ * Claims the domains to publish, from where the last scan stopped, while
+ * this worker has free slots: 1 if some are left to do, 0 if none, 2 if
+ * this worker is of an old configuration.  The cursor makes a scan start
+ * where the last one stopped, so that 10,000 domains are not walked again
+ * for each slot that frees.
+ */
+
+static ngx_uint_t
+ngx_http_mtasts_pub_scan(ngx_http_mtasts_main_conf_t *mmcf)
+{
+    time_t                        now;
+    ngx_uint_t                    i, k, n, more, rc, free;
+    ngx_http_mtasts_entry_t      *e, *start[NGX_HTTP_MTASTS_PUB_TASKS];
+    ngx_http_mtasts_pub_node_t   *node;
+    ngx_http_mtasts_pub_zone_t   *pz;
+
+    pz = mmcf->publish;
     now = ngx_time();
     n = 0;
     more = 0;
+
+    free = NGX_HTTP_MTASTS_PUB_TASKS - ngx_http_mtasts_pub_running;
 
     ngx_shmtx_lock(&pz->shpool->mutex);
 
@@ -895,10 +945,21 @@ ngx_http_mtasts_pub_timer(ngx_event_t *ev)
 
     if (rc == 2) {
         ngx_shmtx_unlock(&pz->shpool->mutex);
-        return;
+        return 2;
     }
 
-    for (i = 0; rc == 0 && i < mmcf->ndomains; i++) {
+    if (rc == 1) {
+        ngx_shmtx_unlock(&pz->shpool->mutex);
+        return 1;
+    }
+
+    if (ngx_http_mtasts_pub_cursor >= mmcf->ndomains) {
+        ngx_http_mtasts_pub_cursor = 0;
+    }
+
+    i = ngx_http_mtasts_pub_cursor;
+
+    for (k = 0; k < mmcf->ndomains; k++, i = (i + 1) % mmcf->ndomains) {
         e = mmcf->list[i];
         node = e->pub;
 
@@ -923,7 +984,7 @@ ngx_http_mtasts_pub_timer(ngx_event_t *ev)
             continue;
         }
 
-        if (ngx_http_mtasts_pub_running + n == NGX_HTTP_MTASTS_PUB_TASKS) {
+        if (n == free) {
             break;
         }
 
@@ -932,17 +993,15 @@ ngx_http_mtasts_pub_timer(ngx_event_t *ev)
         start[n++] = e;
     }
 
+    ngx_http_mtasts_pub_cursor = i;
+
     ngx_shmtx_unlock(&pz->shpool->mutex);
 
     for (i = 0; i < n; i++) {
         ngx_http_mtasts_pub_start(mmcf, start[i]);
     }
 
-    /* pending ones are looked at every second; current ones hourly */
-
-    next = (rc || more) ? 1000 : 60000;
-
-    ngx_add_timer(ev, next);
+    return more;
 }
 
 
@@ -1933,6 +1992,13 @@ ngx_http_mtasts_pub_done(ngx_http_mtasts_pub_task_t *t, ngx_uint_t state,
     ngx_http_mtasts_pub_running--;
 
     ngx_destroy_pool(t->pool);
+
+    if (!ngx_exiting && !ngx_quit && !ngx_terminate
+        && !ngx_http_mtasts_pub_fill.posted
+        && ngx_http_mtasts_pub_fill.handler)
+    {
+        ngx_post_event(&ngx_http_mtasts_pub_fill, &ngx_posted_events);
+    }
 }
 
 
