@@ -22,7 +22,8 @@
 
 
 #define NGX_HTTP_MTASTS_PUB_WORKERS    256
-#define NGX_HTTP_MTASTS_PUB_TASKS      32       /* at once, per worker */
+#define NGX_HTTP_MTASTS_PUB_TASKS      16       /* at once, per worker */
+#define NGX_HTTP_MTASTS_PUB_STARTS     2        /* per event loop turn */
 #define NGX_HTTP_MTASTS_PUB_TRIES      3        /* UDP, UDP, TCP */
 #define NGX_HTTP_MTASTS_PUB_RACES      3        /* changed meanwhile */
 #define NGX_HTTP_MTASTS_PUB_STALE      120      /* a claim is dead */
@@ -118,6 +119,7 @@ typedef struct {
     ldns_rdf                     *mac;
 
     ngx_peer_connection_t         peer;
+    ngx_addr_t                   *to;          /* the peer's address */
     u_char                       *buf;         /* TCP: length, message */
     size_t                        sent;
     size_t                        got;
@@ -135,7 +137,7 @@ static ngx_int_t ngx_http_mtasts_publish_resolvers(ngx_conf_t *cf,
 static void ngx_http_mtasts_pub_timer(ngx_event_t *ev);
 static void ngx_http_mtasts_pub_fill_handler(ngx_event_t *ev);
 static ngx_uint_t ngx_http_mtasts_pub_scan(
-    ngx_http_mtasts_main_conf_t *mmcf);
+    ngx_http_mtasts_main_conf_t *mmcf, ngx_uint_t max, ngx_uint_t *started);
 static ngx_uint_t ngx_http_mtasts_pub_old_workers(
     ngx_http_mtasts_pub_zone_t *pz);
 static void ngx_http_mtasts_pub_start(ngx_http_mtasts_main_conf_t *mmcf,
@@ -884,13 +886,14 @@ ngx_http_mtasts_pub_old_workers(ngx_http_mtasts_pub_zone_t *pz)
 static void
 ngx_http_mtasts_pub_timer(ngx_event_t *ev)
 {
-    ngx_uint_t  more;
+    ngx_uint_t  more, started;
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
         return;
     }
 
-    more = ngx_http_mtasts_pub_scan(ev->data);
+    more = ngx_http_mtasts_pub_scan(ev->data, NGX_HTTP_MTASTS_PUB_TASKS,
+                                    &started);
 
     if (more == 2) {
         return;
@@ -902,7 +905,11 @@ ngx_http_mtasts_pub_timer(ngx_event_t *ev)
 }
 
 
-/* a task ended: its slot goes to the next domain at once */
+/*
+ * A task ended: its slot goes to the next domain at once, a few domains
+ * per turn of the event loop, so that requests do not wait behind a
+ * burst of new messages
+ */
 
 static void
 ngx_http_mtasts_pub_fill_handler(ngx_event_t *ev)
@@ -911,7 +918,19 @@ ngx_http_mtasts_pub_fill_handler(ngx_event_t *ev)
         return;
     }
 
-    (void) ngx_http_mtasts_pub_scan(ev->data);
+    ngx_uint_t  started;
+
+    /* as many as allowed were started: there may be more for a slot */
+
+    if (ngx_http_mtasts_pub_scan(ev->data, NGX_HTTP_MTASTS_PUB_STARTS,
+                                 &started)
+        == 1
+        && started == NGX_HTTP_MTASTS_PUB_STARTS
+        && ngx_http_mtasts_pub_running < NGX_HTTP_MTASTS_PUB_TASKS
+        && !ev->posted)
+    {
+        ngx_post_event(ev, &ngx_posted_events);
+    }
 }
 
 
@@ -924,7 +943,8 @@ ngx_http_mtasts_pub_fill_handler(ngx_event_t *ev)
  */
 
 static ngx_uint_t
-ngx_http_mtasts_pub_scan(ngx_http_mtasts_main_conf_t *mmcf)
+ngx_http_mtasts_pub_scan(ngx_http_mtasts_main_conf_t *mmcf, ngx_uint_t max,
+    ngx_uint_t *started)
 {
     time_t                        now;
     ngx_uint_t                    i, k, n, more, rc, free;
@@ -936,8 +956,10 @@ ngx_http_mtasts_pub_scan(ngx_http_mtasts_main_conf_t *mmcf)
     now = ngx_time();
     n = 0;
     more = 0;
+    *started = 0;
 
     free = NGX_HTTP_MTASTS_PUB_TASKS - ngx_http_mtasts_pub_running;
+    free = ngx_min(free, max);
 
     ngx_shmtx_lock(&pz->shpool->mutex);
 
@@ -1000,6 +1022,8 @@ ngx_http_mtasts_pub_scan(ngx_http_mtasts_main_conf_t *mmcf)
     for (i = 0; i < n; i++) {
         ngx_http_mtasts_pub_start(mmcf, start[i]);
     }
+
+    *started = n;
 
     return more;
 }
@@ -1213,6 +1237,21 @@ ngx_http_mtasts_pub_send(ngx_http_mtasts_pub_task_t *t)
         to = &pz->resolvers[t->tries % pz->nresolvers];
     }
 
+    /* the next message to the same address goes by the same UDP socket */
+
+    if (pc->connection) {
+        if (!t->tcp && t->to == to && t->buf) {
+            c = pc->connection;
+            ngx_add_timer(c->write, t->mmcf->resolver_timeout);
+            ngx_http_mtasts_pub_write(c->write);
+            return;
+        }
+
+        ngx_http_mtasts_pub_close(t);
+    }
+
+    t->to = to;
+
     ngx_memzero(pc, sizeof(ngx_peer_connection_t));
 
     pc->sockaddr = to->sockaddr;
@@ -1392,7 +1431,12 @@ ngx_http_mtasts_pub_read(ngx_event_t *rev)
                 continue;
             }
 
-            ngx_http_mtasts_pub_close(t);
+            /* the socket stays, for the task's next message */
+
+            if (rev->timer_set) {
+                ngx_del_timer(rev);
+            }
+
             ngx_http_mtasts_pub_answer(t, t->buf, n);
             return;
         }
