@@ -63,6 +63,9 @@ typedef struct {
     ngx_hash_t                    names;       /* its domains: entries */
     ngx_str_t                     body;
     ngx_str_t                     policy_id;
+    ngx_str_t                     sts_txt;     /* "v=STSv1; id=...", NUL */
+    ngx_str_t                     tlsrpt_txt;  /* "v=TLSRPTv1; rua=...",
+                                                  NUL, or empty */
     ngx_uint_t                    hosted;      /* any mta-sts.* host */
     void                         *ssl;         /* its ssl server conf */
     ngx_array_t                  *certs;       /* ngx_http_mtasts_cert_t */

@@ -13,6 +13,8 @@
 
 static ngx_int_t ngx_http_mtasts_auto_id(ngx_http_mtasts_srv_conf_t *mscf,
     ngx_pool_t *pool);
+static ngx_int_t ngx_http_mtasts_txt_values(ngx_http_mtasts_srv_conf_t *mscf,
+    ngx_pool_t *pool);
 
 
 char *
@@ -88,17 +90,77 @@ ngx_http_mtasts_build_policy(ngx_conf_t *cf, ngx_http_mtasts_srv_conf_t *mscf,
 
     if (mscf->id.len) {
         mscf->policy_id = mscf->id;
-        return NGX_CONF_OK;
-    }
 
-    if (ngx_http_mtasts_auto_id(mscf, cf->pool) != NGX_OK) {
+    } else if (ngx_http_mtasts_auto_id(mscf, cf->pool) != NGX_OK) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "could not compute the policy id of the server "
                       "in %s:%ui", cscf->file_name, cscf->line);
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_mtasts_txt_values(mscf, cf->pool) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The values of the two TXT records that go with the policy, as they are
+ * published and shown: "v=STSv1; id=<id>" and, with "mta_sts_tlsrpt_rua",
+ * "v=TLSRPTv1; rua=<uri>,<uri>".  Both end in a NUL that len leaves out.
+ */
+
+static ngx_int_t
+ngx_http_mtasts_txt_values(ngx_http_mtasts_srv_conf_t *mscf, ngx_pool_t *pool)
+{
+    size_t       len;
+    u_char      *p;
+    ngx_str_t   *uri;
+    ngx_uint_t   i;
+
+    p = ngx_pnalloc(pool, sizeof("v=STSv1; id=") + mscf->policy_id.len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    mscf->sts_txt.data = p;
+    mscf->sts_txt.len = ngx_sprintf(p, "v=STSv1; id=%V%Z", &mscf->policy_id)
+                        - p - 1;
+
+    if (mscf->rua == NULL || mscf->rua->nelts == 0) {
+        ngx_str_null(&mscf->tlsrpt_txt);
+        return NGX_OK;
+    }
+
+    uri = mscf->rua->elts;
+    len = sizeof("v=TLSRPTv1; rua=") + mscf->rua->nelts;
+
+    for (i = 0; i < mscf->rua->nelts; i++) {
+        len += uri[i].len;
+    }
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    mscf->tlsrpt_txt.data = p;
+    p = ngx_cpymem(p, "v=TLSRPTv1; rua=", sizeof("v=TLSRPTv1; rua=") - 1);
+
+    for (i = 0; i < mscf->rua->nelts; i++) {
+        if (i) {
+            *p++ = ',';
+        }
+
+        p = ngx_cpymem(p, uri[i].data, uri[i].len);
+    }
+
+    *p = '\0';
+    mscf->tlsrpt_txt.len = p - mscf->tlsrpt_txt.data;
+
+    return NGX_OK;
 }
 
 

@@ -1035,8 +1035,6 @@ ngx_http_mtasts_pub_start(ngx_http_mtasts_main_conf_t *mmcf,
 {
     size_t                           len;
     u_char                          *p;
-    ngx_str_t                       *uri;
-    ngx_uint_t                       i;
     ngx_pool_t                      *pool;
     ngx_http_mtasts_pub_task_t      *t;
     ngx_http_mtasts_srv_conf_t      *conf;
@@ -1069,9 +1067,10 @@ ngx_http_mtasts_pub_start(ngx_http_mtasts_main_conf_t *mmcf,
 
     /* the names, and the records of ours to publish there */
 
-    len = sizeof("_mta-sts..") + entry->domain.len;
+    len = sizeof("_mta-sts..") + sizeof("_smtp._tls..")
+          + 2 * entry->domain.len;
 
-    p = ngx_pnalloc(pool, len + sizeof("v=STSv1; id=") + conf->policy_id.len);
+    p = ngx_pnalloc(pool, len);
     if (p == NULL) {
         goto nomem;
     }
@@ -1079,40 +1078,14 @@ ngx_http_mtasts_pub_start(ngx_http_mtasts_main_conf_t *mmcf,
     t->names[0].owner = (char *) p;
     p = ngx_sprintf(p, "_mta-sts.%V.%Z", &entry->domain);
     t->names[0].prefix = "v=STSv1";
-    t->names[0].value = (char *) p;
-    ngx_sprintf(p, "v=STSv1; id=%V%Z", &conf->policy_id);
+    t->names[0].value = (char *) conf->sts_txt.data;
     t->nnames = 1;
 
-    if (conf->rua && conf->rua->nelts) {
-        uri = conf->rua->elts;
-        len = sizeof("_smtp._tls..") + entry->domain.len
-              + sizeof("v=TLSRPTv1; rua=") + conf->rua->nelts;
-
-        for (i = 0; i < conf->rua->nelts; i++) {
-            len += uri[i].len;
-        }
-
-        p = ngx_pnalloc(pool, len);
-        if (p == NULL) {
-            goto nomem;
-        }
-
+    if (conf->tlsrpt_txt.len) {
         t->names[1].owner = (char *) p;
-        p = ngx_sprintf(p, "_smtp._tls.%V.%Z", &entry->domain);
+        ngx_sprintf(p, "_smtp._tls.%V.%Z", &entry->domain);
         t->names[1].prefix = "v=TLSRPTv1";
-        t->names[1].value = (char *) p;
-        p = ngx_cpymem(p, "v=TLSRPTv1; rua=",
-                       sizeof("v=TLSRPTv1; rua=") - 1);
-
-        for (i = 0; i < conf->rua->nelts; i++) {
-            if (i) {
-                *p++ = ',';
-            }
-
-            p = ngx_cpymem(p, uri[i].data, uri[i].len);
-        }
-
-        *p = '\0';
+        t->names[1].value = (char *) conf->tlsrpt_txt.data;
         t->nnames = 2;
     }
 
@@ -1758,9 +1731,9 @@ ngx_http_mtasts_pub_primary(ngx_http_mtasts_pub_task_t *t, ldns_pkt *pkt,
 
     if (t->step == NGX_HTTP_MTASTS_PUB_ZONE) {
 
-        /* "zone=" is kept; the SOA's owner is then only looked at */
+        /* "zone=" is kept: only the SOA's MNAME is taken then */
 
-        zone = t->zone[0] ? t->primary : t->zone;
+        zone = t->zone[0] ? NULL : t->zone;
 
         if (mtasts_msg_zone(pkt, zone, sizeof(t->zone), t->primary,
                             sizeof(t->primary))
@@ -1931,7 +1904,7 @@ ngx_http_mtasts_pub_done(ngx_http_mtasts_pub_task_t *t, ngx_uint_t state,
     size_t                       len;
     time_t                       now, backoff;
     va_list                      args;
-    ngx_uint_t                   i;
+    ngx_uint_t                   i, level;
     ngx_http_mtasts_pub_zone_t  *pz;
     ngx_http_mtasts_pub_node_t  *node;
 
@@ -1947,20 +1920,25 @@ ngx_http_mtasts_pub_done(ngx_http_mtasts_pub_task_t *t, ngx_uint_t state,
 
     ngx_http_mtasts_pub_close(t);
 
-    if (state == NGX_HTTP_MTASTS_PUB_OK && t->updated) {
-        ngx_log_error(NGX_LOG_NOTICE, t->log, 0,
-                      "mta_sts_publish: %V: %*s", &t->entry->domain,
-                      len, msg);
+    /* a change is news, a record already there is not, a failure is */
 
-    } else if (state == NGX_HTTP_MTASTS_PUB_OK) {
-        ngx_log_error(NGX_LOG_INFO, t->log, 0,
-                      "mta_sts_publish: %V: %*s", &t->entry->domain,
-                      len, msg);
+    switch (state) {
 
-    } else if (state == NGX_HTTP_MTASTS_PUB_ERROR) {
-        ngx_log_error(NGX_LOG_ERR, t->log, 0,
-                      "mta_sts_publish: %V: %*s", &t->entry->domain,
-                      len, msg);
+    case NGX_HTTP_MTASTS_PUB_OK:
+        level = t->updated ? NGX_LOG_NOTICE : NGX_LOG_INFO;
+        break;
+
+    case NGX_HTTP_MTASTS_PUB_ERROR:
+        level = NGX_LOG_ERR;
+        break;
+
+    default:
+        level = 0;
+    }
+
+    if (level) {
+        ngx_log_error(level, t->log, 0, "mta_sts_publish: %V: %*s",
+                      &t->entry->domain, len, msg);
     }
 
     ngx_shmtx_lock(&pz->shpool->mutex);

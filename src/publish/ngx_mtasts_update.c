@@ -215,7 +215,9 @@ mtasts_msg_zone(ldns_pkt *pkt, char *zone, size_t size, char *mname,
                 continue;
             }
 
-            if (mtasts_msg_name(ldns_rr_owner(rr), zone, size) != 0) {
+            if (zone != NULL
+                && mtasts_msg_name(ldns_rr_owner(rr), zone, size) != 0)
+            {
                 return -1;
             }
 

@@ -58,7 +58,8 @@ int mtasts_msg_txt(ldns_pkt *pkt, mtasts_rrname_t *n);
 
 /*
  * the zone of a name, from the SOA of an answer (answer or authority),
- * and its primary server's name (MNAME) when "mname" is not NULL
+ * when "zone" is not NULL, and its primary server's name (MNAME) when
+ * "mname" is not NULL
  */
 int mtasts_msg_zone(ldns_pkt *pkt, char *zone, size_t size, char *mname,
     size_t msize);

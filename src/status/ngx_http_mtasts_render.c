@@ -95,23 +95,17 @@ static ngx_int_t
 ngx_http_mtasts_sts_record(ngx_pool_t *pool, ngx_http_mtasts_item_t *item,
     ngx_str_t *out)
 {
-    size_t                       len;
-    u_char                      *p;
-    ngx_http_mtasts_srv_conf_t  *conf;
+    u_char  *p;
 
-    conf = item->conf;
-
-    len = sizeof("_mta-sts.. IN TXT \"v=STSv1; id=\"") - 1
-          + item->domain.len + conf->policy_id.len;
-
-    p = ngx_pnalloc(pool, len);
+    p = ngx_pnalloc(pool, sizeof("_mta-sts.. IN TXT \"\"") - 1
+                          + item->domain.len + item->conf->sts_txt.len);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
     out->data = p;
-    out->len = ngx_sprintf(p, "_mta-sts.%V. IN TXT \"v=STSv1; id=%V\"",
-                           &item->domain, &conf->policy_id)
+    out->len = ngx_sprintf(p, "_mta-sts.%V. IN TXT \"%V\"",
+                           &item->domain, &item->conf->sts_txt)
                - p;
 
     return NGX_OK;
@@ -127,61 +121,40 @@ static ngx_int_t
 ngx_http_mtasts_tlsrpt_record(ngx_pool_t *pool, ngx_http_mtasts_item_t *item,
     ngx_str_t *out)
 {
-    size_t                       len, vlen, nstr, n;
-    u_char                      *p, *v, *s, *last;
-    ngx_str_t                   *uri;
-    ngx_uint_t                   i;
-    ngx_http_mtasts_srv_conf_t  *conf;
+    size_t      len, nstr, n;
+    u_char     *p, *s, *last;
+    ngx_str_t  *v;
 
-    conf = item->conf;
+    v = &item->conf->tlsrpt_txt;
 
-    if (conf->rua == NULL || conf->rua->nelts == 0) {
+    if (v->len == 0) {
         out->len = 0;
         out->data = NULL;
         return NGX_OK;
     }
 
-    uri = conf->rua->elts;
-
-    vlen = sizeof("v=TLSRPTv1; rua=") - 1 + conf->rua->nelts - 1;
-
-    for (i = 0; i < conf->rua->nelts; i++) {
-        vlen += uri[i].len;
-    }
-
     /* each string quoted, a space between two strings */
 
-    nstr = (vlen + NGX_HTTP_MTASTS_TXT_MAX - 1) / NGX_HTTP_MTASTS_TXT_MAX;
+    nstr = (v->len + NGX_HTTP_MTASTS_TXT_MAX - 1) / NGX_HTTP_MTASTS_TXT_MAX;
 
     len = sizeof("_smtp._tls.. IN TXT ") - 1 + item->domain.len
-          + vlen + nstr * 3 - 1;
+          + v->len + nstr * 3 - 1;
 
-    /* the value first, then the record made of it */
-
-    v = ngx_pnalloc(pool, vlen + len);
-    if (v == NULL) {
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_cpymem(v, "v=TLSRPTv1; rua=", sizeof("v=TLSRPTv1; rua=") - 1);
-
-    for (i = 0; i < conf->rua->nelts; i++) {
-        if (i) {
-            *p++ = ',';
-        }
-
-        p = ngx_cpymem(p, uri[i].data, uri[i].len);
-    }
-
-    last = p;
     out->data = p;
 
     p = ngx_sprintf(p, "_smtp._tls.%V. IN TXT ", &item->domain);
 
-    for (s = v; s < last; s += n) {
+    last = v->data + v->len;
+
+    for (s = v->data; s < last; s += n) {
         n = ngx_min((size_t) (last - s), NGX_HTTP_MTASTS_TXT_MAX);
 
-        if (s != v) {
+        if (s != v->data) {
             *p++ = ' ';
         }
 
