@@ -22,7 +22,7 @@ BUILD_PKGS = nginx-core nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
              make gcc
 TEST_PKGS  = clang perl curl openssl iproute2 nsd postfix-mta-sts-resolver \
              libnet-dns-perl libio-socket-ssl-perl procps libclang-rt-14-dev \
-             wrk strace bind9 bind9-utils bind9-dnsutils knot
+             wrk strace bind9 bind9-utils bind9-dnsutils knot postfix
 DEMO_PKGS  = openssl curl nsd
 
 SOURCES  = config $(MODULE).c $(wildcard src/*.h src/*/*.c src/*/*.h)
@@ -38,6 +38,7 @@ deps:
 
 test-deps:
 	@sh tools/need-packages $(BUILD_PKGS) $(TEST_PKGS)
+	@sh tools/need-node t/npm
 
 $(BUILD)/$(MODULE).so: $(SOURCES) | deps
 	@bash tools/build-module $(BUILD)/gcc gcc "$(CC_OPT)" "$(LD_OPT)"
@@ -118,7 +119,8 @@ deb:
 	rm -rf $(DEB)
 	mkdir -p $(DEB)/src
 	{ git ls-files -z -co --exclude-standard 2>/dev/null || \
-	  find . -path ./build -prune -o -path ./.git -prune -o -type f -print0; } \
+	  find . -path ./build -prune -o -path ./.git -prune \
+	    -o -path ./t/npm/node_modules -prune -o -type f -print0; } \
 	| tar --null --no-recursion --ignore-failed-read -T - -cf - \
 	| tar -xf - -C $(DEB)/src
 	cd $(DEB)/src && dpkg-buildpackage -us -uc -b

@@ -33,6 +33,11 @@ package Test::MtaSts::SMTP;
 #   hangup          closes the connection without a banner
 #   http            answers as an HTTP server does
 #
+# With accept => 1 the server also takes mail, in the clear or after
+# STARTTLS (for a sending MTA): MAIL and RCPT are answered 250, DATA 354
+# and then 250; the log has "mail <from>", "rcpt <to>" and "message
+# <tls|plain> <Subject>" for each message taken.
+#
 # With starttls_last => 1 the EHLO reply ends with "250 starttls" (last
 # line, lower case) instead of having "250-STARTTLS" in its middle.
 # With dribble => 1 every reply is written a few bytes at a time, 20 ms
@@ -40,7 +45,7 @@ package Test::MtaSts::SMTP;
 #
 # The log file has one line per event: "connect", "ehlo <name>",
 # "starttls", "sni <name>", "tls <version>", "handshake failed",
-# "quit", "eof".
+# "quit", "eof"; with accept, also the lines above.
 
 use strict;
 use warnings;
@@ -261,12 +266,51 @@ sub _session {
 			_say($c, "221 $name bye");
 			return;
 
+		} elsif ($opt{accept}
+			&& _mail($line, 'plain', $opt,
+				sub { _line($c) }, sub { _say($c, @_) }))
+		{
+			next;
+
 		} else {
 			_say($c, '500 5.5.2 what?');
 		}
 	}
 
 	_log($opt, 'eof');
+}
+
+# a command of a mail transaction, with accept: 1 if it was one
+sub _mail {
+	my ($line, $how, $opt, $read, $write) = @_;
+
+	if ($line =~ /^MAIL FROM:\s*<([^>]*)>/i) {
+		_log($opt, "mail $1");
+		$write->('250 2.1.0 ok');
+
+	} elsif ($line =~ /^RCPT TO:\s*<([^>]*)>/i) {
+		_log($opt, "rcpt $1");
+		$write->('250 2.1.5 ok');
+
+	} elsif ($line =~ /^DATA\s*$/i) {
+		$write->('354 go ahead');
+		my $subject = '';
+		while (defined(my $l = $read->())) {
+			last if $l eq '.';
+			$subject = $1
+				if !length $subject && $l =~ /^Subject:\s*(.*)/i;
+		}
+		_log($opt, "message $how $subject");
+		$write->('250 2.0.0 queued as TEST');
+
+	} elsif ($line =~ /^(?:RSET|NOOP)\b/i) {
+		$write->('250 2.0.0 ok');
+
+	} else {
+		return 0;
+	}
+
+	return 1;
 }
 
 sub _tls {
@@ -302,14 +346,31 @@ sub _tls {
 
 	_log($opt, 'tls ' . ($ssl->get_sslversion // ''));
 
-	while (defined(my $line = $ssl->getline)) {
-		$line =~ s/\r?\n\z//;
+	my $read = sub {
+		my $line = $ssl->getline;
+		$line =~ s/\r?\n\z// if defined $line;
+		return $line;
+	};
+	my $write = sub { print $ssl map { "$_\r\n" } @_ };
+
+	while (defined(my $line = $read->())) {
 		if ($line =~ /^QUIT/i) {
 			_log($opt, 'quit');
-			print $ssl "221 bye\r\n";
+			$write->('221 bye');
 			last;
 		}
-		print $ssl "250 ok\r\n";
+
+		if ($opt->{accept} && $line =~ /^EHLO\s+(.*)$/i) {
+			_log($opt, "ehlo $1");
+			$write->('250-' . ($opt->{name} // 'mx.test') . " greets $1",
+				'250-PIPELINING', '250 8BITMIME');
+			next;
+		}
+
+		next if $opt->{accept}
+			&& _mail($line, 'tls', $opt, $read, $write);
+
+		$write->('250 ok');
 	}
 
 	$ssl->close(SSL_no_shutdown => 1);
