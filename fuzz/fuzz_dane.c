@@ -7,10 +7,11 @@
  * mtasts_tlsa_unusable() and mtasts_tlsa_text().  The input is the
  * answer's wire bytes.
  *
- * Checks: a record's fields are bytes; a record called usable has usage 2 or 3, selector 0 or 1, and
- * data of the length its matching type says; its text is "U S M " and
- * two lower-case hex digits per byte, of the length returned, which a
- * buffer one byte short cuts without overflow.
+ * Checks: a record's fields are bytes; a record called usable has usage
+ * 2 or 3, selector 0 or 1, and data of the length its matching type
+ * says; its text is "U S M " and two lower-case hex digits per byte, of
+ * the length returned, which a buffer one byte short cuts without
+ * overflow.
  */
 
 
