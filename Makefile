@@ -22,7 +22,8 @@ BUILD_PKGS = nginx-core nginx-dev libssl-dev libpcre2-dev zlib1g-dev \
              make gcc
 TEST_PKGS  = clang perl curl openssl iproute2 nsd postfix-mta-sts-resolver \
              libnet-dns-perl libio-socket-ssl-perl procps libclang-rt-14-dev \
-             wrk strace bind9 bind9-utils bind9-dnsutils knot postfix
+             wrk strace bind9 bind9-utils bind9-dnsutils knot postfix \
+             unbound ldnsutils
 DEMO_PKGS  = openssl curl nsd
 
 SOURCES  = config $(MODULE).c $(wildcard src/*.h src/*/*.c src/*/*.h)

@@ -156,6 +156,13 @@ static ngx_command_t  ngx_http_mtasts_commands[] = {
       0,
       NULL },
 
+    { ngx_string("mta_sts_check_dane"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_mtasts_main_conf_t, dane),
+      NULL },
+
     { ngx_string("mta_sts_trusted_certificate"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -261,6 +268,7 @@ ngx_http_mtasts_create_main_conf(ngx_conf_t *cf)
     mmcf->resolver_attempts = NGX_CONF_UNSET_UINT;
     mmcf->interval = NGX_CONF_UNSET;
     mmcf->starttls = NGX_CONF_UNSET;
+    mmcf->dane = NGX_CONF_UNSET;
     mmcf->starttls_timeout = NGX_CONF_UNSET_MSEC;
     mmcf->tlsrpt_window = NGX_CONF_UNSET;
     mmcf->tlsrpt_retention = NGX_CONF_UNSET;
@@ -295,6 +303,7 @@ ngx_http_mtasts_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     ngx_conf_init_value(mmcf->starttls, 0);
+    ngx_conf_init_value(mmcf->dane, 0);
     ngx_conf_init_msec_value(mmcf->starttls_timeout, 10000);
 
     if (mmcf->starttls_port == 0) {

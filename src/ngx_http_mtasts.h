@@ -103,6 +103,7 @@ typedef struct {
     time_t                        stale;       /* a check is abandoned */
 
     ngx_flag_t                    starttls;    /* probe MX hosts */
+    ngx_flag_t                    dane;        /* TLSA, DNSSEC */
     in_port_t                     starttls_port;
     ngx_msec_t                    starttls_timeout;
     ngx_str_t                     trusted;     /* CA file, or system */

@@ -262,6 +262,12 @@ my @blocks = (
 	["mta_sts_check_starttls on;\nmta_sts_check_starttls off;\n",
 		qr/"mta_sts_check_starttls" directive is duplicate in \S+:\d+/,
 		'off'],
+	["mta_sts_check_dane\n maybe;\n",
+		$inv->('maybe', 'mta_sts_check_dane', 'it must be "on" or "off"'),
+		'maybe'],
+	["mta_sts_check_dane on;\nmta_sts_check_dane off;\n",
+		qr/"mta_sts_check_dane" directive is duplicate in \S+:\d+/,
+		'off'],
 	["server { listen 127.0.0.1:%%PORT_8080%%;\n"
 		. "location = /s { mta_sts_status x; } }",
 		qr/invalid number of arguments in "mta_sts_status" directive in \S+:\d+/,

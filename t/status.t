@@ -308,9 +308,9 @@ like($head, qr/^HTTP\/1.1 400 /, 'unknown format: 400');
 my $body;
 ($head, $body) = get('/status?format=text');
 like($head, qr/Content-Type: text\/plain; charset=utf-8/, 'text: type');
-like($body, qr/^DOMAIN +STATUS +MODE +STS_RECORD +TLSRPT_RECORD +MX +POLICY_HOST +CERTIFICATE +STARTTLS\n/,
+like($body, qr/^DOMAIN +STATUS +MODE +STS_RECORD +TLSRPT_RECORD +MX +POLICY_HOST +CERTIFICATE +STARTTLS +DANE\n/,
 	'text: header');
-like($body, qr/^ok\.test +ok +enforce +ok +ok +ok +ok +ok +skipped *$/m,
+like($body, qr/^ok\.test +ok +enforce +ok +ok +ok +ok +ok +skipped +skipped *$/m,
 	'text: row');
 like($body, qr/^stale\.test sts_record: error: The TXT id is old1/m,
 	'text: problem line');

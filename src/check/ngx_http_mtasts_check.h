@@ -32,7 +32,8 @@
 #define NGX_HTTP_MTASTS_POLICY_HOST   3
 #define NGX_HTTP_MTASTS_CERTIFICATE   4
 #define NGX_HTTP_MTASTS_STARTTLS      5
-#define NGX_HTTP_MTASTS_NCHECKS       6
+#define NGX_HTTP_MTASTS_DANE          6
+#define NGX_HTTP_MTASTS_NCHECKS       7
 
 /* policy request counters */
 
@@ -53,6 +54,17 @@ typedef struct {
     ngx_uint_t                    pref;
     ngx_uint_t                    matched;     /* by a policy pattern */
 } ngx_http_mtasts_mx_host_t;
+
+
+/* the TLSA records of an MX host, and their DNSSEC state */
+
+typedef struct {
+    ngx_str_t                     host;
+    ngx_uint_t                    dnssec;      /* MTASTS_DNSSEC_* */
+    ngx_uint_t                    nrecords;
+    ngx_uint_t                    usable;
+    ngx_str_t                     records;     /* "3 1 1 <hex>", '\n' */
+} ngx_http_mtasts_tlsa_t;
 
 
 /*
@@ -80,6 +92,11 @@ typedef struct {
 
     ngx_http_mtasts_tls_t        *tls;         /* STARTTLS probes */
     ngx_uint_t                    ntls;
+
+    ngx_uint_t                    dnssec;      /* of the MX records */
+    ngx_uint_t                    validating;  /* 1 yes, 0 no, 2 unknown */
+    ngx_http_mtasts_tlsa_t       *tlsa;        /* per MX host */
+    ngx_uint_t                    ntlsa;
 
     ngx_str_t                     summary;     /* the domain in a sentence */
 

@@ -17,6 +17,7 @@
 #include "ngx_http_mtasts_check.h"
 #include "ngx_http_mtasts_dns.h"
 #include "ngx_mtasts_record.h"
+#include "ngx_http_mtasts_dane.h"
 
 
 enum {
@@ -32,6 +33,15 @@ enum {
 typedef struct ngx_http_mtasts_job_s  ngx_http_mtasts_job_t;
 
 typedef void (*ngx_http_mtasts_job_done_pt)(ngx_http_mtasts_job_t *job);
+
+
+/* a DNSSEC lookup of a job: the MX records, the root's NS, a TLSA */
+
+typedef struct {
+    ngx_http_mtasts_job_t        *job;
+    ngx_str_t                     host;        /* TLSA: the MX host */
+    ngx_http_mtasts_dnssec_t      res;
+} ngx_http_mtasts_dane_q_t;
 
 
 typedef struct {
@@ -57,6 +67,9 @@ struct ngx_http_mtasts_job_s {
     ngx_array_t                   mx;          /* mtasts_mx_t */
     ngx_array_t                   addrs;       /* ngx_str_t */
     ngx_array_t                   tls;         /* ngx_http_mtasts_tls_t */
+    ngx_http_mtasts_dane_q_t     *dnssec_mx;   /* mta_sts_check_dane */
+    ngx_http_mtasts_dane_q_t     *dnssec_root;
+    ngx_array_t                   tlsa;        /* ngx_http_mtasts_dane_q_t * */
     ngx_uint_t                    aborted;
     ngx_http_mtasts_query_t       q[NGX_HTTP_MTASTS_NQ];
 };
@@ -94,6 +107,14 @@ void ngx_http_mtasts_build_certificate(ngx_http_mtasts_job_t *job,
     ngx_http_mtasts_result_t *res);
 void ngx_http_mtasts_mx_lookups(ngx_http_mtasts_job_t *job);
 ngx_uint_t ngx_http_mtasts_build_starttls(ngx_http_mtasts_job_t *job,
+    ngx_http_mtasts_result_t *res);
+
+/* DANE: ngx_http_mtasts_tlsa.c */
+
+void ngx_http_mtasts_dane_lookups(ngx_http_mtasts_job_t *job);
+void ngx_http_mtasts_dane_host(ngx_http_mtasts_job_t *job, u_char *name,
+    size_t len);
+ngx_int_t ngx_http_mtasts_build_dane(ngx_http_mtasts_job_t *job,
     ngx_http_mtasts_result_t *res);
 
 /* the lookups of a job: ngx_http_mtasts_lookups.c */

@@ -48,8 +48,8 @@ ngx_http_mtasts_answer(void *arg, int status, int timeouts,
 
     job->status[q->what] = status;
 
-    if (q->what == NGX_HTTP_MTASTS_Q_MX && job->mmcf->starttls
-        && !job->aborted)
+    if (q->what == NGX_HTTP_MTASTS_Q_MX
+        && (job->mmcf->starttls || job->mmcf->dane) && !job->aborted)
     {
         ngx_http_mtasts_mx_lookups(job);
     }

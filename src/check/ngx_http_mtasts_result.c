@@ -37,6 +37,10 @@ ngx_http_mtasts_build(ngx_http_mtasts_job_t *job,
     ngx_http_mtasts_build_certificate(job, res);
     tls_failed = ngx_http_mtasts_build_starttls(job, res);
 
+    if (ngx_http_mtasts_build_dane(job, res) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     for (i = 0; i < NGX_HTTP_MTASTS_NCHECKS; i++) {
 
         if (res->checks[i].message.data == NULL) {
@@ -163,6 +167,7 @@ ngx_http_mtasts_result_size(ngx_http_mtasts_result_t *src)
            + src->nmx * sizeof(ngx_http_mtasts_mx_host_t)
            + src->naddresses * sizeof(ngx_str_t)
            + src->ntls * sizeof(ngx_http_mtasts_tls_t)
+           + src->ntlsa * sizeof(ngx_http_mtasts_tlsa_t)
            + src->sts_id.len + src->tlsrpt.len + src->summary.len;
 
     for (i = 0; i < src->ntls; i++) {
@@ -170,6 +175,10 @@ ngx_http_mtasts_result_size(ngx_http_mtasts_result_t *src)
                 + src->tls[i].reason.len + src->tls[i].version.len
                 + src->tls[i].cipher.len + src->tls[i].subject.len
                 + src->tls[i].issuer.len;
+    }
+
+    for (i = 0; i < src->ntlsa; i++) {
+        size += src->tlsa[i].host.len + src->tlsa[i].records.len;
     }
 
     for (i = 0; i < NGX_HTTP_MTASTS_NCHECKS; i++) {
@@ -206,6 +215,7 @@ ngx_http_mtasts_result_pack(ngx_http_mtasts_result_t *src, u_char *dst)
     u_char                    *p;
     ngx_uint_t                 i;
     ngx_http_mtasts_tls_t     *t;
+    ngx_http_mtasts_tlsa_t    *a;
     ngx_http_mtasts_result_t  *res;
 
     res = (ngx_http_mtasts_result_t *) dst;
@@ -221,6 +231,9 @@ ngx_http_mtasts_result_pack(ngx_http_mtasts_result_t *src, u_char *dst)
 
     res->tls = (ngx_http_mtasts_tls_t *) p;
     p += src->ntls * sizeof(ngx_http_mtasts_tls_t);
+
+    res->tlsa = (ngx_http_mtasts_tlsa_t *) p;
+    p += src->ntlsa * sizeof(ngx_http_mtasts_tlsa_t);
 
     for (i = 0; i < NGX_HTTP_MTASTS_NCHECKS; i++) {
         p = ngx_http_mtasts_pack_str(&res->checks[i].message,
@@ -250,6 +263,14 @@ ngx_http_mtasts_result_pack(ngx_http_mtasts_result_t *src, u_char *dst)
         p = ngx_http_mtasts_pack_str(&t->issuer, &src->tls[i].issuer, p);
     }
 
+    for (i = 0; i < src->ntlsa; i++) {
+        a = &res->tlsa[i];
+        *a = src->tlsa[i];
+
+        p = ngx_http_mtasts_pack_str(&a->host, &src->tlsa[i].host, p);
+        p = ngx_http_mtasts_pack_str(&a->records, &src->tlsa[i].records, p);
+    }
+
     p = ngx_http_mtasts_pack_str(&res->sts_id, &src->sts_id, p);
     p = ngx_http_mtasts_pack_str(&res->tlsrpt, &src->tlsrpt, p);
     p = ngx_http_mtasts_pack_str(&res->summary, &src->summary, p);
@@ -273,6 +294,7 @@ ngx_http_mtasts_result_relocate(ngx_http_mtasts_result_t *res, u_char *from)
     ngx_http_mtasts_move(res->mx);
     ngx_http_mtasts_move(res->addresses);
     ngx_http_mtasts_move(res->tls);
+    ngx_http_mtasts_move(res->tlsa);
     ngx_http_mtasts_move(res->sts_id.data);
     ngx_http_mtasts_move(res->tlsrpt.data);
     ngx_http_mtasts_move(res->summary.data);
@@ -285,6 +307,11 @@ ngx_http_mtasts_result_relocate(ngx_http_mtasts_result_t *res, u_char *from)
         ngx_http_mtasts_move(res->tls[i].cipher.data);
         ngx_http_mtasts_move(res->tls[i].subject.data);
         ngx_http_mtasts_move(res->tls[i].issuer.data);
+    }
+
+    for (i = 0; i < res->ntlsa; i++) {
+        ngx_http_mtasts_move(res->tlsa[i].host.data);
+        ngx_http_mtasts_move(res->tlsa[i].records.data);
     }
 
     for (i = 0; i < NGX_HTTP_MTASTS_NCHECKS; i++) {

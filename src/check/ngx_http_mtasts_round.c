@@ -337,6 +337,9 @@ ngx_http_mtasts_job_start(ngx_http_mtasts_main_conf_t *mmcf,
         || ngx_array_init(&job->addrs, pool, 4, sizeof(ngx_str_t))
            != NGX_OK
         || ngx_array_init(&job->tls, pool, 4, sizeof(ngx_http_mtasts_tls_t))
+           != NGX_OK
+        || ngx_array_init(&job->tlsa, pool, 4,
+                          sizeof(ngx_http_mtasts_dane_q_t *))
            != NGX_OK)
     {
         goto failed;
@@ -373,6 +376,10 @@ ngx_http_mtasts_job_start(ngx_http_mtasts_main_conf_t *mmcf,
             job->status[i] = ARES_EDESTRUCTION;
             job->pending--;
         }
+    }
+
+    if (mmcf->dane) {
+        ngx_http_mtasts_dane_lookups(job);
     }
 
     ngx_http_mtasts_job_answered(job);

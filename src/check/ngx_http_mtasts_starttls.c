@@ -128,6 +128,14 @@ ngx_http_mtasts_mx_lookup(ngx_http_mtasts_job_t *job, u_char *name,
     ngx_memcpy(h->name.data, name, len);
     h->name.data[len] = '\0';
 
+    if (job->mmcf->dane) {
+        ngx_http_mtasts_dane_host(job, h->name.data, len);
+    }
+
+    if (!job->mmcf->starttls) {
+        return;
+    }
+
     h->lookups = 2;
     job->pending += 2;
 

@@ -202,6 +202,28 @@ ngx_http_mtasts_dns_query(const char *name, int type,
 }
 
 
+/* a query built by the caller (DNSSEC bits), its answer as it came */
+
+ngx_int_t
+ngx_http_mtasts_dns_send(const u_char *buf, size_t len,
+    ares_callback handler, void *data)
+{
+    ngx_http_mtasts_dns_t  *dns;
+
+    dns = &ngx_http_mtasts_dns;
+
+    if (!dns->active) {
+        return NGX_ERROR;
+    }
+
+    ares_send(dns->channel, buf, (int) len, handler, data);
+
+    ngx_http_mtasts_dns_arm();
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_http_mtasts_dns_sock_state(void *data, ares_socket_t fd, int readable,
     int writable)

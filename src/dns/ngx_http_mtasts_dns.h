@@ -28,6 +28,8 @@ ngx_int_t ngx_http_mtasts_dns_init(ngx_cycle_t *cycle, ngx_str_t *servers,
 void ngx_http_mtasts_dns_exit(void);
 ngx_int_t ngx_http_mtasts_dns_query(const char *name, int type,
     ares_callback handler, void *data);
+ngx_int_t ngx_http_mtasts_dns_send(const u_char *buf, size_t len,
+    ares_callback handler, void *data);
 ngx_uint_t ngx_http_mtasts_dns_again(int status, ngx_uint_t *tries);
 const char *ngx_http_mtasts_dns_strerror(int status);
 

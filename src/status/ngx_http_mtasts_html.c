@@ -36,7 +36,8 @@ static ngx_str_t  ngx_http_mtasts_html_checks[NGX_HTTP_MTASTS_NCHECKS] = {
     ngx_string("MX"),
     ngx_string("Policy host"),
     ngx_string("Certificate"),
-    ngx_string("STARTTLS")
+    ngx_string("STARTTLS"),
+    ngx_string("DANE")
 };
 
 

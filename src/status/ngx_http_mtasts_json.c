@@ -8,6 +8,7 @@
 
 
 #include "ngx_http_mtasts_render.h"
+#include "ngx_http_mtasts_dane.h"
 
 
 static void ngx_http_mtasts_json_head(ngx_http_mtasts_out_t *out);
@@ -19,6 +20,8 @@ static void ngx_http_mtasts_json_publish(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_pub_state_t *pub);
 static void ngx_http_mtasts_json_reports(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_json_tlsa(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_result_t *res, ngx_str_t *host);
 static void ngx_http_mtasts_json_tls(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_tls_t *tls);
 static void ngx_http_mtasts_put_json(ngx_http_mtasts_out_t *out, ngx_str_t *s);
@@ -90,6 +93,21 @@ ngx_http_mtasts_json_domain(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_puts(out, ",\"enforce_ready\":");
     ngx_http_mtasts_put_bool(out, res && res->enforce_ready);
 
+    /* DANE: the DNSSEC state of the MX records, if it is known */
+
+    ngx_http_mtasts_puts(out, ",\"dnssec\":");
+    ngx_http_mtasts_put_json_or_null(out,
+        res && res->dnssec ? &ngx_http_mtasts_dnssec_names[res->dnssec]
+                           : NULL);
+    ngx_http_mtasts_puts(out, ",\"resolver_validates\":");
+
+    if (res && res->validating != 2) {
+        ngx_http_mtasts_put_bool(out, res->validating);
+
+    } else {
+        ngx_http_mtasts_puts(out, "null");
+    }
+
     ngx_http_mtasts_puts(out, ",\"summary\":");
     ngx_http_mtasts_put_json_or_null(out, res ? &res->summary : NULL);
 
@@ -138,6 +156,7 @@ ngx_http_mtasts_json_domain(ngx_http_mtasts_out_t *out,
         ngx_http_mtasts_printf(out, ",\"preference\":%ui,\"matched\":",
                                res->mx[i].pref);
         ngx_http_mtasts_put_bool(out, res->mx[i].matched);
+        ngx_http_mtasts_json_tlsa(out, res, &res->mx[i].name);
         ngx_http_mtasts_puts(out, "}");
     }
 
@@ -314,6 +333,67 @@ ngx_http_mtasts_json_reports(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_puts(out, ",\"message\":");
     ngx_http_mtasts_put_json(out, &row->reports_verdict);
     ngx_http_mtasts_puts(out, "}}");
+}
+
+
+/* an MX host's TLSA records: null where they were not looked up */
+
+static void
+ngx_http_mtasts_json_tlsa(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_result_t *res, ngx_str_t *host)
+{
+    u_char                  *p, *last, *nl;
+    ngx_str_t                r;
+    ngx_uint_t               i;
+    ngx_http_mtasts_tlsa_t  *t;
+
+    ngx_http_mtasts_puts(out, ",\"tlsa\":");
+
+    t = NULL;
+
+    for (i = 0; i < res->ntlsa; i++) {
+        if (res->tlsa[i].host.len == host->len
+            && ngx_strncasecmp(res->tlsa[i].host.data, host->data,
+                               host->len)
+               == 0)
+        {
+            t = &res->tlsa[i];
+            break;
+        }
+    }
+
+    if (t == NULL) {
+        ngx_http_mtasts_puts(out, "null");
+        return;
+    }
+
+    ngx_http_mtasts_puts(out, "{\"dnssec\":");
+    ngx_http_mtasts_put_json(out, &ngx_http_mtasts_dnssec_names[t->dnssec]);
+    ngx_http_mtasts_puts(out, ",\"records\":[");
+
+    /* no records: no data pointer either */
+
+    p = t->records.data;
+    last = t->records.len ? p + t->records.len : p;
+
+    while (p < last) {
+        nl = ngx_strlchr(p, last, '\n');
+        if (nl == NULL) {
+            nl = last;
+        }
+
+        if (p != t->records.data) {
+            ngx_http_mtasts_puts(out, ",");
+        }
+
+        r.data = p;
+        r.len = nl - p;
+        ngx_http_mtasts_put_json(out, &r);
+
+        p = nl + 1;
+    }
+
+    ngx_http_mtasts_printf(out, "],\"usable\":%ui}", t->usable);
 }
 
 

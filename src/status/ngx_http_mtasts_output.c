@@ -27,6 +27,7 @@ ngx_str_t  ngx_http_mtasts_check_names[] = {
     ngx_string("policy_host"),
     ngx_string("certificate"),
     ngx_string("starttls"),
+    ngx_string("dane"),
     ngx_null_string
 };
 

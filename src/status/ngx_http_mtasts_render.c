@@ -50,6 +50,7 @@ static ngx_http_mtasts_check_t  ngx_http_mtasts_unchecked[] = {
     { NGX_HTTP_MTASTS_PENDING, ngx_string("not checked yet") },
     { NGX_HTTP_MTASTS_PENDING, ngx_string("not checked yet") },
     { NGX_HTTP_MTASTS_PENDING, ngx_string("not checked yet") },
+    { NGX_HTTP_MTASTS_PENDING, ngx_string("not checked yet") },
     { NGX_HTTP_MTASTS_PENDING, ngx_string("not checked yet") }
 };
 

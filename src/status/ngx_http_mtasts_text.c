@@ -38,7 +38,8 @@ static ngx_str_t  ngx_http_mtasts_text_head[NGX_HTTP_MTASTS_NCOLS] = {
     ngx_string("MX"),
     ngx_string("POLICY_HOST"),
     ngx_string("CERTIFICATE"),
-    ngx_string("STARTTLS")
+    ngx_string("STARTTLS"),
+    ngx_string("DANE")
 };
 
 
