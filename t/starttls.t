@@ -87,6 +87,12 @@ my %mx = (
 	'mx.tri.test/2' => ['127.0.0.41', 'ok', 'good'],
 	'mx.tri.test/3' => ['127.0.0.42', 'refuse'],
 	'real.cname.test' => ['127.0.0.43', 'ok', 'cname'],
+
+	# more probes than the first allocation of the results: each keeps
+	# its own result while the list grows
+	(map { ("mx$_.six.test" => ['127.0.0.' . (42 + 2 * $_), 'ok', 'good'],
+		"mx$_.six.test/2" => ['127.0.0.' . (43 + 2 * $_), 'ok', 'good'])
+	} 1 .. 3),
 );
 
 # domain => mode, MX records, expected state and message of the starttls
@@ -189,6 +195,12 @@ my %domains = (
 		probes => ['mx.dual.test 127.0.0.26 ok',
 			'mx.dual.test 127.0.0.27 STARTTLS is not offered in the '
 			. 'EHLO reply', $ipv6 ? ('mx.dual.test ::1 ok') : ()] },
+	'six.test' => { mx_rr => ['@ IN MX 10 mx1', '@ IN MX 20 mx2',
+		'@ IN MX 30 mx3'], state => 'ok', ready => 1,
+		text => 'All 6 MX addresses accept STARTTLS with a trusted '
+			. 'certificate valid for the MX host (TLSv1.3).',
+		probes => [map { ("mx$_.six.test 127.0.0." . (42 + 2 * $_) . ' ok',
+			"mx$_.six.test 127.0.0." . (43 + 2 * $_) . ' ok') } 1 .. 3] },
 	'implicit.test' => { mx_rr => [], mx => ['implicit.test'],
 		state => 'ok', ready => 1,
 		msg => qr/^The MX address accepts STARTTLS/,

@@ -66,7 +66,7 @@ struct ngx_http_mtasts_job_s {
     ngx_array_t                   txt[2];      /* mtasts_txt_t */
     ngx_array_t                   mx;          /* mtasts_mx_t */
     ngx_array_t                   addrs;       /* ngx_str_t */
-    ngx_array_t                   tls;         /* ngx_http_mtasts_tls_t */
+    ngx_array_t                   tls;         /* ngx_http_mtasts_tls_t * */
     ngx_http_mtasts_dane_q_t     *dnssec_mx;   /* mta_sts_check_dane */
     ngx_http_mtasts_dane_q_t     *dnssec_root;
     ngx_array_t                   tlsa;        /* ngx_http_mtasts_dane_q_t * */

@@ -336,7 +336,8 @@ ngx_http_mtasts_job_start(ngx_http_mtasts_main_conf_t *mmcf,
         || ngx_array_init(&job->mx, pool, 4, sizeof(mtasts_mx_t)) != NGX_OK
         || ngx_array_init(&job->addrs, pool, 4, sizeof(ngx_str_t))
            != NGX_OK
-        || ngx_array_init(&job->tls, pool, 4, sizeof(ngx_http_mtasts_tls_t))
+        || ngx_array_init(&job->tls, pool, 4,
+                          sizeof(ngx_http_mtasts_tls_t *))
            != NGX_OK
         || ngx_array_init(&job->tlsa, pool, 4,
                           sizeof(ngx_http_mtasts_dane_q_t *))

@@ -44,6 +44,8 @@ static void ngx_http_mtasts_mx_probe(ngx_http_mtasts_mxhost_t *h,
 static void ngx_http_mtasts_tls_entry(ngx_http_mtasts_mxhost_t *h,
     const char *fmt, ...);
 static void ngx_http_mtasts_probe_done(void *data, ngx_uint_t aborted);
+static ngx_http_mtasts_tls_t *ngx_http_mtasts_tls_new(
+    ngx_http_mtasts_job_t *job);
 
 
 /* STARTTLS: the addresses of every MX host, then a probe of each */
@@ -245,14 +247,13 @@ ngx_http_mtasts_mx_probe(ngx_http_mtasts_mxhost_t *h,
 
     job = h->job;
 
-    r = ngx_array_push(&job->tls);
+    r = ngx_http_mtasts_tls_new(job);
     addr.sockaddr = ngx_palloc(job->pool, socklen);
     p = ngx_pnalloc(job->pool, NGX_SOCKADDR_STRLEN);
     if (r == NULL || addr.sockaddr == NULL || p == NULL) {
         return;
     }
 
-    ngx_memzero(r, sizeof(ngx_http_mtasts_tls_t));
     ngx_memcpy(addr.sockaddr, sa, socklen);
 
     addr.socklen = socklen;
@@ -282,12 +283,11 @@ ngx_http_mtasts_tls_entry(ngx_http_mtasts_mxhost_t *h, const char *fmt, ...)
     va_list                 args;
     ngx_http_mtasts_tls_t  *r;
 
-    r = ngx_array_push(&h->job->tls);
+    r = ngx_http_mtasts_tls_new(h->job);
     if (r == NULL) {
         return;
     }
 
-    ngx_memzero(r, sizeof(ngx_http_mtasts_tls_t));
     r->host = h->name;
 
     va_start(args, fmt);
@@ -315,6 +315,32 @@ ngx_http_mtasts_probe_done(void *data, ngx_uint_t aborted)
 }
 
 
+/*
+ * A probe's result, allocated on its own: a probe in flight writes into
+ * it, so it must not move when the list of results grows.
+ */
+
+static ngx_http_mtasts_tls_t *
+ngx_http_mtasts_tls_new(ngx_http_mtasts_job_t *job)
+{
+    ngx_http_mtasts_tls_t  *r, **rp;
+
+    r = ngx_pcalloc(job->pool, sizeof(ngx_http_mtasts_tls_t));
+    if (r == NULL) {
+        return NULL;
+    }
+
+    rp = ngx_array_push(&job->tls);
+    if (rp == NULL) {
+        return NULL;
+    }
+
+    *rp = r;
+
+    return r;
+}
+
+
 /* returns how many probes failed */
 
 ngx_uint_t
@@ -323,15 +349,26 @@ ngx_http_mtasts_build_starttls(ngx_http_mtasts_job_t *job,
 {
     u_char                      *p, *last, buf[1024];
     ngx_uint_t                   i, nfail, state;
-    ngx_http_mtasts_tls_t       *tls;
+    ngx_http_mtasts_tls_t       *tls, **all;
     ngx_http_mtasts_check_t     *check;
     ngx_http_mtasts_srv_conf_t  *conf;
 
     check = &res->checks[NGX_HTTP_MTASTS_STARTTLS];
     conf = job->entry->conf;
 
-    res->tls = job->tls.elts;
+    /* the results, one after the other, as the result block keeps them */
+
+    all = job->tls.elts;
     res->ntls = job->tls.nelts;
+    res->tls = ngx_palloc(job->pool,
+                          (res->ntls + 1) * sizeof(ngx_http_mtasts_tls_t));
+    if (res->tls == NULL) {
+        res->ntls = 0;
+    }
+
+    for (i = 0; i < res->ntls; i++) {
+        res->tls[i] = *all[i];
+    }
 
     if (!job->mmcf->starttls) {
         ngx_http_mtasts_set(job->pool, check, NGX_HTTP_MTASTS_SKIPPED,
