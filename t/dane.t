@@ -3,22 +3,29 @@
 # DANE beside MTA-STS (mta_sts_check_dane): a DNSSEC tree signed at test
 # time (ldns-signzone), served by nsd, resolved by a validating unbound;
 # the dane check, the DNSSEC state of each domain's MX records and the
-# TLSA records of each MX host, in the status JSON and text.  Then the
-# same through a resolver that does not validate, and with the check off.
+# TLSA records of each MX host, in the status JSON and text; the STARTTLS
+# probes matching the records against the certificates that fake SMTP
+# servers present, cross-checked with ldns-dane.  Then the same through a
+# resolver that does not validate, and with the check off.
 
 use warnings;
 use strict;
 
 use Test::More;
 use JSON::PP;
+use Digest::SHA qw(sha256_hex);
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::Nginx;
+use Test::MtaSts::CA;
 use Test::MtaSts::DNSSEC;
+use Test::MtaSts::SMTP;
 
 my $t = Test::Nginx->new();
 my $d = $t->testdir;
+my $ca = Test::MtaSts::CA->new($d);
+my $port = $t->port(8025);
 
 my $H1 = '8cb0fc6c527506a053f4f14c8464bebbd6dede2738d11468dd953d7d6a3021f1';
 my $H2 = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff';
@@ -48,6 +55,69 @@ $tree->root(
 	'btlsa.test. IN MX 10 mail.bogus.test.',
 );
 
+# MX hosts that the probes match: a certificate of the test CA for the
+# name, matched by its key (3 1 1) or by the CA's key (2 1 1); one that
+# matches nothing; a self-signed one matched by its key
+
+sub run {
+	my ($rc, $out, $err) = Test::Nginx::capture([@_]);
+	die "@_: $err$out\n" if $rc;
+	return $out;
+}
+
+sub spki {
+	my ($crt) = @_;
+	my $pem = run('openssl', 'x509', '-in', $crt, '-noout', '-pubkey');
+	$t->write_file('spki.pem', $pem);
+	run('openssl', 'pkey', '-pubin', '-in', "$d/spki.pem", '-outform', 'DER',
+		'-out', "$d/spki.der");
+	return sha256_hex($t->read_file('spki.der'));
+}
+
+sub chain {
+	my ($name, @crt) = @_;
+	$t->write_file("$name.chain", join '', map { $t->read_file($_) } @crt);
+	return "$d/$name.chain";
+}
+
+my %PROBED = (
+	'ee.test' => '127.0.0.61', 'ta.test' => '127.0.0.62',
+	'miss.test' => '127.0.0.63', 'selfee.test' => '127.0.0.64',
+);
+my (%chain, %key, %match);
+
+for my $domain (sort keys %PROBED) {
+	my $host = "mail.$domain";
+	my $crt;
+	if ($domain eq 'selfee.test') {
+		($crt, $key{$domain}) = ("$d/$host-self.crt", "$d/$host-self.key");
+		run('openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
+			'ec_paramgen_curve:P-256', '-nodes', '-keyout', $key{$domain},
+			'-out', $crt, '-subj', "/CN=$host", '-days', 30,
+			'-addext', "subjectAltName=DNS:$host");
+	} else {
+		($crt, $key{$domain}) = $ca->cert($host, dns => [$host]);
+	}
+	$chain{$domain} = chain($host, $crt, $domain eq 'selfee.test' ? ()
+		: $ca->ca_file);
+
+	my @rr = $domain eq 'ee.test' ? ("3 1 1 " . spki($crt), "3 1 1 $H2")
+		: $domain eq 'ta.test' ? ("2 1 1 " . spki($ca->ca_file))
+		: $domain eq 'miss.test' ? ("3 1 1 $H1", "2 1 1 $H2")
+		: ("3 1 1 " . spki($crt), "3 1 1 $H1");
+	$match{$domain} = $domain eq 'miss.test' ? undef : $rr[0];
+
+	$tree->root("$domain. IN MX 10 $host.", "$host. IN A $PROBED{$domain}",
+		map { tlsa($host, $_) } @rr);
+	$t->write_file("$domain.tlsa", join '', map { tlsa($host, $_) . "\n" }
+		@rr);
+
+	Test::MtaSts::SMTP->start($t, address => $PROBED{$domain},
+		port => $port, name => $host, mode => 'ok',
+		cert => $chain{$domain}, key => $key{$domain},
+		log => "$d/smtp-$domain.log");
+}
+
 $tree->child('insecure.test', signed => 0, records => [
 	'insecure.test. IN MX 10 mail.insecure.test.',
 	tlsa('mail.insecure.test', "3 1 1 $H1"),
@@ -60,8 +130,9 @@ $tree->child('bogus.test', expired => 1, records => [
 
 $tree->start;
 
-my @DOMAINS = qw(secure.test single.test notlsa.test unusable.test
-	two.test itlsa.test btlsa.test insecure.test bogus.test);
+my @DOMAINS = (qw(secure.test single.test notlsa.test unusable.test
+	two.test itlsa.test btlsa.test insecure.test bogus.test),
+	sort keys %PROBED);
 
 sub nginx_conf {
 	my ($resolver, $dane) = @_;
@@ -88,6 +159,8 @@ http {
     mta_sts_resolver $resolver timeout=2s attempts=2;
     mta_sts_check_interval off;
     mta_sts_check_dane $dane;
+    mta_sts_check_starttls on port=$port timeout=5s;
+    mta_sts_trusted_certificate ${\ $ca->ca_file};
 
 $servers
     server {
@@ -104,7 +177,7 @@ EOF
 
 nginx_conf($tree->resolver, 'on');
 
-$t->plan(41)->run();
+$t->plan(56)->run();
 
 ###############################################################################
 
@@ -150,7 +223,7 @@ is(dom('secure.test')->{dnssec}, 'secure', 'secure.test: dnssec secure');
 is(dom('secure.test')->{resolver_validates}, JSON::PP::true,
 	'secure.test: the resolver validates');
 is_deeply(tlsa_of('secure.test', 'mail.secure.test'), { dnssec => 'secure',
-	records => ["2 1 1 $H2", "3 1 1 $H1"], usable => 2 },
+	records => ["2 1 1 $H2", "3 1 1 $H1"], usable => 2, match => undef },
 	'secure.test: the TLSA records of its MX host');
 
 is(dane('single.test'), 'warning: mail.single.test has a single TLSA '
@@ -160,13 +233,14 @@ is(dane('single.test'), 'warning: mail.single.test has a single TLSA '
 	. 'between the renewal and the new record',
 	'single.test: one 3 1 1 record is a warning');
 is_deeply(tlsa_of('single.test', 'mail.single.test'), { dnssec => 'secure',
-	records => ["3 1 1 $H1"], usable => 1 }, 'single.test: its record');
+	records => ["3 1 1 $H1"], usable => 1, match => undef }, 'single.test: its record');
 
 is(dane('notlsa.test'), 'ok: the MX records of notlsa.test are '
 	. 'DNSSEC-signed; TLSA records: mail.notlsa.test none',
 	'notlsa.test: no TLSA record is no problem');
 is_deeply(tlsa_of('notlsa.test', 'mail.notlsa.test'), { dnssec => 'secure',
-	records => [], usable => 0 }, 'notlsa.test: proven absent');
+	records => [], usable => 0, match => undef },
+	'notlsa.test: proven absent');
 
 is(dane('unusable.test'), 'warning: none of the TLSA records of '
 	. 'mail.unusable.test is usable (usage 0 (PKIX-TA) is not for SMTP: '
@@ -175,7 +249,7 @@ is(dane('unusable.test'), 'warning: none of the TLSA records of '
 	'unusable.test: usages 0 and 1');
 is_deeply(tlsa_of('unusable.test', 'mail.unusable.test'),
 	{ dnssec => 'secure', records => ["0 0 1 $H1", "1 1 1 $H2"],
-	usable => 0 }, 'unusable.test: its records');
+	usable => 0, match => undef }, 'unusable.test: its records');
 
 # the hosts and records sorted: unbound shuffles the records of an RRset
 
@@ -184,14 +258,14 @@ is(dane('two.test'), 'ok: the MX records of two.test are DNSSEC-signed; '
 	'two.test: each MX host');
 is_deeply([map { tlsa_of('two.test', $_) } 'mx1.two.test', 'mx2.two.test'],
 	[{ dnssec => 'secure', records => ["3 1 1 $H2", "3 1 1 $H1"],
-	usable => 2 }, { dnssec => 'secure', records => [], usable => 0 }],
+	usable => 2, match => undef }, { dnssec => 'secure', records => [], usable => 0, match => undef }],
 	'two.test: the TLSA records of both hosts');
 
 is(dane('itlsa.test'), 'warning: mail.insecure.test has TLSA records, but '
 	. 'they are not signed with DNSSEC: senders ignore them; sign the zone '
 	. 'of _25._tcp.mail.insecure.test', 'itlsa.test: unsigned TLSA');
 is_deeply(tlsa_of('itlsa.test', 'mail.insecure.test'),
-	{ dnssec => 'insecure', records => ["3 1 1 $H1"], usable => 1 },
+	{ dnssec => 'insecure', records => ["3 1 1 $H1"], usable => 1, match => undef },
 	'itlsa.test: its record, insecure');
 
 is(dane('btlsa.test'), 'error: the TLSA records of mail.bogus.test fail '
@@ -199,7 +273,7 @@ is(dane('btlsa.test'), 'error: the TLSA records of mail.bogus.test fail '
 	. 'mail.bogus.test; fix the signatures of _25._tcp.mail.bogus.test',
 	'btlsa.test: bogus TLSA');
 is_deeply(tlsa_of('btlsa.test', 'mail.bogus.test'),
-	{ dnssec => 'bogus', records => ["3 1 1 $H1"], usable => 1 },
+	{ dnssec => 'bogus', records => ["3 1 1 $H1"], usable => 1, match => undef },
 	'btlsa.test: the records that failed validation');
 is(dom('btlsa.test')->{status}, 'error', 'btlsa.test: the domain in error');
 
@@ -215,6 +289,74 @@ is(dane('bogus.test'), 'error: the MX records of bogus.test fail DNSSEC '
 	. "mail to bogus.test; fix the zone's signatures or its DS record",
 	'bogus.test: bogus MX records');
 is(dom('bogus.test')->{dnssec}, 'bogus', 'bogus.test: bogus');
+
+# the probes match the records against what each MX host presents
+
+sub probe {
+	my ($domain) = @_;
+	my ($p) = grep { ($_->{address} // '') eq $PROBED{$domain} }
+		@{dom($domain)->{starttls}};
+	return $p // {};
+}
+
+# what ldns-dane (ldnsutils) says of the same chain and records: 0 when
+# they match.  -n: no name check, which ldns-dane would make against the
+# TLSA record's owner (_25._tcp.<host>) when given records from a file
+
+sub ldns_dane {
+	my ($domain) = @_;
+	my ($rc, $out, $err) = Test::Nginx::capture(['ldns-dane', '-d', '-n',
+		'-c', $chain{$domain}, '-t', "$d/$domain.tlsa", 'verify']);
+	return $rc;
+}
+
+is(dane('ee.test'), 'ok: the MX records of ee.test are DNSSEC-signed; '
+	. 'TLSA records: mail.ee.test 2 usable of 2, its certificate matches '
+	. $match{'ee.test'}, 'ee.test: matched by its key (3 1 1)');
+is(tlsa_of('ee.test', 'mail.ee.test')->{match}, $match{'ee.test'},
+	'ee.test: the match in the JSON');
+is(join(' ', map { probe('ee.test')->{$_} ? 'yes' : 'no' } qw(ok
+	dane_checked)) . ' ' . (probe('ee.test')->{dane_match} // 'none'),
+	"yes yes $match{'ee.test'}", 'ee.test: the probe');
+is(ldns_dane('ee.test'), 0, 'ee.test: ldns-dane agrees');
+
+is(dane('ta.test'), 'ok: the MX records of ta.test are DNSSEC-signed; '
+	. 'TLSA records: mail.ta.test 1 usable of 1, its certificate matches '
+	. $match{'ta.test'}, "ta.test: matched by its issuer's key (2 1 1)");
+is(probe('ta.test')->{dane_match}, $match{'ta.test'},
+	'ta.test: the probe matched the CA');
+# ldns-dane checks the name of a DANE-TA chain against the owner of records
+# read from a file (_25._tcp.<host>): openssl s_client instead, to the MX
+
+my ($rc, $out, $err) = Test::Nginx::capture(['openssl', 's_client',
+	'-connect', "$PROBED{'ta.test'}:$port", '-starttls', 'smtp',
+	'-dane_tlsa_domain', 'mail.ta.test', '-dane_tlsa_rrdata',
+	$match{'ta.test'}, '-verify_return_error', '-brief'], timeout => 20);
+like($err . $out, qr/^DANE TLSA 2 1 1 \S+ matched TA certificate at depth 1$/m,
+	'ta.test: openssl s_client agrees');
+
+is(dane('miss.test'), 'error: mail to mail.miss.test fails for every DANE '
+	. 'sender: no TLSA record matches its certificate (/CN=mail.miss.test '
+	. 'at 127.0.0.63); publish the record of the certificate it serves, or '
+	. 'serve the certificate of the records', 'miss.test: no match');
+is_deeply(tlsa_of('miss.test', 'mail.miss.test'), { dnssec => 'secure',
+	records => ["2 1 1 $H2", "3 1 1 $H1"], usable => 2, match => undef },
+	'miss.test: no match in the JSON');
+is(join(' ', map { probe('miss.test')->{$_} ? 'yes' : 'no' } qw(ok
+	dane_checked dane_match)), 'yes yes no',
+	'miss.test: the certificate is fine for MTA-STS, not for DANE');
+isnt(ldns_dane('miss.test'), 0, 'miss.test: ldns-dane agrees');
+
+is(dane('selfee.test'), 'ok: the MX records of selfee.test are '
+	. 'DNSSEC-signed; TLSA records: mail.selfee.test 2 usable of 2, its '
+	. "certificate matches $match{'selfee.test'}",
+	'selfee.test: a self-signed certificate matched by its key');
+like(probe('selfee.test')->{reason} // '',
+	qr/^the certificate is not trusted: /,
+	'selfee.test: not trusted by MTA-STS senders');
+is(probe('selfee.test')->{dane_match}, $match{'selfee.test'},
+	'selfee.test: but matched for DANE senders');
+is(ldns_dane('selfee.test'), 0, 'selfee.test: ldns-dane agrees');
 
 # the text format: a column, and the lines of what is wrong
 

@@ -118,6 +118,14 @@ ngx_http_mtasts_trust(ngx_conf_t *cf, ngx_http_mtasts_main_conf_t *mmcf)
 
     SSL_CTX_set_verify(mmcf->ssl->ctx, SSL_VERIFY_NONE, NULL);
 
+    /* the probes match TLSA records with OpenSSL's DANE (RFC 7671) */
+
+    if (mmcf->dane == 1 && SSL_CTX_dane_enable(mmcf->ssl->ctx) <= 0) {
+        ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
+                      "SSL_CTX_dane_enable() failed");
+        return NGX_ERROR;
+    }
+
     if (mmcf->trusted.data && mmcf->trusted.len == 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "invalid value \"\" in "

@@ -64,6 +64,8 @@ typedef struct {
     ngx_uint_t                    nrecords;
     ngx_uint_t                    usable;
     ngx_str_t                     records;     /* "3 1 1 <hex>", '\n' */
+    ngx_uint_t                    probed;      /* with them, by a probe */
+    ngx_str_t                     match;       /* the record all matched */
 } ngx_http_mtasts_tlsa_t;
 
 

@@ -112,8 +112,9 @@ ngx_uint_t ngx_http_mtasts_build_starttls(ngx_http_mtasts_job_t *job,
 /* DANE: ngx_http_mtasts_tlsa.c */
 
 void ngx_http_mtasts_dane_lookups(ngx_http_mtasts_job_t *job);
-void ngx_http_mtasts_dane_host(ngx_http_mtasts_job_t *job, u_char *name,
-    size_t len);
+ngx_http_mtasts_dane_q_t *ngx_http_mtasts_dane_host(
+    ngx_http_mtasts_job_t *job, u_char *name, size_t len,
+    ngx_http_mtasts_dnssec_done_pt done, void *data);
 ngx_int_t ngx_http_mtasts_build_dane(ngx_http_mtasts_job_t *job,
     ngx_http_mtasts_result_t *res);
 

@@ -10,6 +10,7 @@
 
 
 #include "ngx_http_mtasts_probe.h"
+#include "ngx_http_mtasts_dane.h"
 
 
 #define NGX_HTTP_MTASTS_PROBES     16      /* probes at once, per worker */
@@ -31,6 +32,7 @@ struct ngx_http_mtasts_probe_s {
     ngx_pool_t                    *pool;
     ngx_log_t                     *log;
     ngx_http_mtasts_tls_t         *result;
+    ngx_array_t                   *tlsa;       /* DANE: the usable records */
     ngx_http_mtasts_probe_done_pt  done;
     void                          *data;
     ngx_peer_connection_t          peer;
@@ -53,6 +55,8 @@ static ngx_int_t ngx_http_mtasts_probe_send(ngx_http_mtasts_probe_t *p,
 static void ngx_http_mtasts_probe_tls(ngx_http_mtasts_probe_t *p);
 static void ngx_http_mtasts_probe_handshake(ngx_connection_t *c);
 static void ngx_http_mtasts_probe_verify(ngx_http_mtasts_probe_t *p);
+static ngx_int_t ngx_http_mtasts_probe_dane(ngx_http_mtasts_probe_t *p);
+static long ngx_http_mtasts_probe_pkix(ngx_http_mtasts_probe_t *p);
 static void ngx_http_mtasts_probe_fail(ngx_http_mtasts_probe_t *p,
     const char *fmt, ...);
 static void ngx_http_mtasts_probe_finish(ngx_http_mtasts_probe_t *p);
@@ -79,8 +83,8 @@ static const char  *ngx_http_mtasts_stage[] = {
 ngx_int_t
 ngx_http_mtasts_probe_start(ngx_http_mtasts_main_conf_t *mmcf,
     ngx_pool_t *pool, ngx_str_t *host, ngx_addr_t *addr,
-    ngx_http_mtasts_tls_t *result, ngx_http_mtasts_probe_done_pt done,
-    void *data)
+    ngx_array_t *tlsa, ngx_http_mtasts_tls_t *result,
+    ngx_http_mtasts_probe_done_pt done, void *data)
 {
     ngx_http_mtasts_probe_t  *p;
 
@@ -98,6 +102,7 @@ ngx_http_mtasts_probe_start(ngx_http_mtasts_main_conf_t *mmcf,
     p->pool = pool;
     p->log = pool->log;
     p->result = result;
+    p->tlsa = (tlsa && tlsa->nelts) ? tlsa : NULL;
     p->done = done;
     p->data = data;
 
@@ -487,6 +492,11 @@ ngx_http_mtasts_probe_tls(ngx_http_mtasts_probe_t *p)
         return;
     }
 
+    if (p->tlsa && ngx_http_mtasts_probe_dane(p) != NGX_OK) {
+        ngx_http_mtasts_probe_fail(p, "could not set up DANE");
+        return;
+    }
+
     rc = ngx_ssl_handshake(c);
 
     if (rc == NGX_AGAIN) {
@@ -529,8 +539,12 @@ ngx_http_mtasts_probe_verify(ngx_http_mtasts_probe_t *p)
 {
     long                    rc;
     X509                   *cert;
+    size_t                  dlen;
+    uint8_t                 usage, selector, mtype;
     ngx_tm_t                tm;
     ngx_str_t               host;
+    mtasts_tlsa_t           t;
+    const unsigned char    *data;
     ngx_connection_t       *c;
     ngx_http_mtasts_tls_t  *r;
     char                    buf[512];
@@ -560,7 +574,46 @@ ngx_http_mtasts_probe_verify(ngx_http_mtasts_probe_t *p)
 
     X509_free(cert);
 
-    rc = SSL_get_verify_result(c->ssl->connection);
+    /*
+     * With DANE the handshake's verdict is DANE's (RFC 7671): which record
+     * matched, if any.  The certificate is then verified against the trust
+     * store on its own, as MTA-STS senders verify it.
+     */
+
+    if (p->tlsa) {
+        if (SSL_get0_dane_tlsa(c->ssl->connection, &usage, &selector, &mtype,
+                               &data, &dlen)
+            >= 0)
+        {
+            t.usage = usage;
+            t.selector = selector;
+            t.mtype = mtype;
+            t.data = data;
+            t.len = dlen;
+
+            r->dane = 1;
+            r->dane_match.len = mtasts_tlsa_text(&t, NULL, 0);
+            r->dane_match.data = ngx_pnalloc(p->pool, r->dane_match.len);
+
+            if (r->dane_match.data == NULL) {
+                r->dane_match.len = 0;
+
+            } else {
+                r->dane_match.len = mtasts_tlsa_text(&t,
+                                        (char *) r->dane_match.data,
+                                        r->dane_match.len)
+                                    - 1;
+            }
+
+        } else {
+            r->dane = 2;
+        }
+
+        rc = ngx_http_mtasts_probe_pkix(p);
+
+    } else {
+        rc = SSL_get_verify_result(c->ssl->connection);
+    }
 
     if (rc == X509_V_ERR_CERT_HAS_EXPIRED && r->expires > ngx_time()) {
         ngx_http_mtasts_probe_fail(p, "a CA certificate of the chain has "
@@ -610,6 +663,86 @@ ngx_http_mtasts_probe_verify(ngx_http_mtasts_probe_t *p)
     (void) c->send(c, (u_char *) "QUIT\r\n", 6);
 
     ngx_http_mtasts_probe_finish(p);
+}
+
+
+/* the usable TLSA records for this connection; names are not checked */
+
+static ngx_int_t
+ngx_http_mtasts_probe_dane(ngx_http_mtasts_probe_t *p)
+{
+    SSL                        *ssl;
+    ngx_uint_t                  i;
+    ngx_http_mtasts_tlsa_rr_t  *rr;
+
+    ssl = p->peer.connection->ssl->connection;
+
+    if (SSL_dane_enable(ssl, (char *) p->host) <= 0) {
+        return NGX_ERROR;
+    }
+
+    /* RFC 7672 3.1.1: DANE-EE(3) records bind the key, not the name */
+
+    (void) SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+
+    rr = p->tlsa->elts;
+
+    for (i = 0; i < p->tlsa->nelts; i++) {
+        if (SSL_dane_tlsa_add(ssl, rr[i].usage, rr[i].selector, rr[i].mtype,
+                              rr[i].data.data, rr[i].data.len)
+            < 0)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* the chain the server sent, verified against the trust store */
+
+static long
+ngx_http_mtasts_probe_pkix(ngx_http_mtasts_probe_t *p)
+{
+    SSL             *ssl;
+    long             rc;
+    X509            *cert;
+    X509_STORE_CTX  *ctx;
+
+    ssl = p->peer.connection->ssl->connection;
+
+    cert = SSL_get_peer_certificate(ssl);
+    ctx = X509_STORE_CTX_new();
+
+    if (cert == NULL || ctx == NULL) {
+        rc = X509_V_ERR_OUT_OF_MEM;
+        goto done;
+    }
+
+    if (X509_STORE_CTX_init(ctx, SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl)),
+                            cert, SSL_get_peer_cert_chain(ssl))
+        != 1
+        || X509_STORE_CTX_set_default(ctx, "ssl_server") != 1)
+    {
+        rc = X509_V_ERR_UNSPECIFIED;
+        goto done;
+    }
+
+    rc = (X509_verify_cert(ctx) == 1) ? X509_V_OK
+                                      : X509_STORE_CTX_get_error(ctx);
+
+done:
+
+    if (ctx) {
+        X509_STORE_CTX_free(ctx);
+    }
+
+    if (cert) {
+        X509_free(cert);
+    }
+
+    return rc;
 }
 
 

@@ -26,6 +26,8 @@ typedef struct {
     ngx_str_t                     subject;     /* of the MX certificate */
     ngx_str_t                     issuer;
     time_t                        expires;     /* 0: no certificate */
+    ngx_uint_t                    dane;        /* 0 not asked, 1 match, 2 */
+    ngx_str_t                     dane_match;  /* the record matched */
 } ngx_http_mtasts_tls_t;
 
 
@@ -37,10 +39,12 @@ typedef void (*ngx_http_mtasts_probe_done_pt)(void *data,
     ngx_uint_t aborted);
 
 
+/* "tlsa": the usable TLSA records to match (NULL: no DANE) */
+
 ngx_int_t ngx_http_mtasts_probe_start(ngx_http_mtasts_main_conf_t *mmcf,
     ngx_pool_t *pool, ngx_str_t *host, ngx_addr_t *addr,
-    ngx_http_mtasts_tls_t *result, ngx_http_mtasts_probe_done_pt done,
-    void *data);
+    ngx_array_t *tlsa, ngx_http_mtasts_tls_t *result,
+    ngx_http_mtasts_probe_done_pt done, void *data);
 void ngx_http_mtasts_probe_exit(void);
 
 #if (NGX_HTTP_SSL)

@@ -174,11 +174,12 @@ ngx_http_mtasts_result_size(ngx_http_mtasts_result_t *src)
         size += src->tls[i].host.len + src->tls[i].address.len
                 + src->tls[i].reason.len + src->tls[i].version.len
                 + src->tls[i].cipher.len + src->tls[i].subject.len
-                + src->tls[i].issuer.len;
+                + src->tls[i].issuer.len + src->tls[i].dane_match.len;
     }
 
     for (i = 0; i < src->ntlsa; i++) {
-        size += src->tlsa[i].host.len + src->tlsa[i].records.len;
+        size += src->tlsa[i].host.len + src->tlsa[i].records.len
+                + src->tlsa[i].match.len;
     }
 
     for (i = 0; i < NGX_HTTP_MTASTS_NCHECKS; i++) {
@@ -261,6 +262,8 @@ ngx_http_mtasts_result_pack(ngx_http_mtasts_result_t *src, u_char *dst)
         p = ngx_http_mtasts_pack_str(&t->cipher, &src->tls[i].cipher, p);
         p = ngx_http_mtasts_pack_str(&t->subject, &src->tls[i].subject, p);
         p = ngx_http_mtasts_pack_str(&t->issuer, &src->tls[i].issuer, p);
+        p = ngx_http_mtasts_pack_str(&t->dane_match, &src->tls[i].dane_match,
+                                     p);
     }
 
     for (i = 0; i < src->ntlsa; i++) {
@@ -269,6 +272,7 @@ ngx_http_mtasts_result_pack(ngx_http_mtasts_result_t *src, u_char *dst)
 
         p = ngx_http_mtasts_pack_str(&a->host, &src->tlsa[i].host, p);
         p = ngx_http_mtasts_pack_str(&a->records, &src->tlsa[i].records, p);
+        p = ngx_http_mtasts_pack_str(&a->match, &src->tlsa[i].match, p);
     }
 
     p = ngx_http_mtasts_pack_str(&res->sts_id, &src->sts_id, p);
@@ -307,11 +311,13 @@ ngx_http_mtasts_result_relocate(ngx_http_mtasts_result_t *res, u_char *from)
         ngx_http_mtasts_move(res->tls[i].cipher.data);
         ngx_http_mtasts_move(res->tls[i].subject.data);
         ngx_http_mtasts_move(res->tls[i].issuer.data);
+        ngx_http_mtasts_move(res->tls[i].dane_match.data);
     }
 
     for (i = 0; i < res->ntlsa; i++) {
         ngx_http_mtasts_move(res->tlsa[i].host.data);
         ngx_http_mtasts_move(res->tlsa[i].records.data);
+        ngx_http_mtasts_move(res->tlsa[i].match.data);
     }
 
     for (i = 0; i < NGX_HTTP_MTASTS_NCHECKS; i++) {

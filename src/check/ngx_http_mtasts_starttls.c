@@ -25,6 +25,14 @@ typedef struct {
 } ngx_http_mtasts_mxq_t;
 
 
+/* a probe that waits for the host's TLSA records */
+
+typedef struct {
+    ngx_addr_t                    addr;
+    ngx_http_mtasts_tls_t        *result;
+} ngx_http_mtasts_waiting_t;
+
+
 struct ngx_http_mtasts_mxhost_s {
     ngx_http_mtasts_job_t        *job;
     ngx_str_t                     name;        /* NUL-terminated */
@@ -32,6 +40,9 @@ struct ngx_http_mtasts_mxhost_s {
     ngx_uint_t                    naddrs;
     int                           status;      /* a failed lookup */
     ngx_http_mtasts_mxq_t         q[2];
+    ngx_http_mtasts_dane_q_t     *tlsa;        /* mta_sts_check_dane */
+    ngx_uint_t                    tlsa_done;
+    ngx_array_t                   waiting;     /* ngx_http_mtasts_waiting_t */
 };
 
 
@@ -46,6 +57,9 @@ static void ngx_http_mtasts_tls_entry(ngx_http_mtasts_mxhost_t *h,
 static void ngx_http_mtasts_probe_done(void *data, ngx_uint_t aborted);
 static ngx_http_mtasts_tls_t *ngx_http_mtasts_tls_new(
     ngx_http_mtasts_job_t *job);
+static void ngx_http_mtasts_mx_tlsa(void *data);
+static void ngx_http_mtasts_mx_start(ngx_http_mtasts_mxhost_t *h,
+    ngx_addr_t *addr, ngx_http_mtasts_tls_t *r);
 
 
 /* STARTTLS: the addresses of every MX host, then a probe of each */
@@ -130,8 +144,24 @@ ngx_http_mtasts_mx_lookup(ngx_http_mtasts_job_t *job, u_char *name,
     ngx_memcpy(h->name.data, name, len);
     h->name.data[len] = '\0';
 
+    /* with DANE, the probes wait for the host's TLSA records */
+
+    h->tlsa_done = 1;
+
     if (job->mmcf->dane) {
-        ngx_http_mtasts_dane_host(job, h->name.data, len);
+        if (ngx_array_init(&h->waiting, job->pool, 2,
+                           sizeof(ngx_http_mtasts_waiting_t))
+            != NGX_OK)
+        {
+            return;
+        }
+
+        h->tlsa_done = 0;
+        h->tlsa = ngx_http_mtasts_dane_host(job, h->name.data, len,
+                                            ngx_http_mtasts_mx_tlsa, h);
+        if (h->tlsa == NULL) {
+            h->tlsa_done = 1;
+        }
     }
 
     if (!job->mmcf->starttls) {
@@ -240,10 +270,11 @@ static void
 ngx_http_mtasts_mx_probe(ngx_http_mtasts_mxhost_t *h,
     struct sockaddr *sa, socklen_t socklen)
 {
-    u_char                 *p;
-    ngx_addr_t              addr;
-    ngx_http_mtasts_job_t  *job;
-    ngx_http_mtasts_tls_t  *r;
+    u_char                     *p;
+    ngx_addr_t                  addr;
+    ngx_http_mtasts_job_t      *job;
+    ngx_http_mtasts_tls_t      *r;
+    ngx_http_mtasts_waiting_t  *w;
 
     job = h->job;
 
@@ -264,15 +295,76 @@ ngx_http_mtasts_mx_probe(ngx_http_mtasts_mxhost_t *h,
     r->address = addr.name;
     h->naddrs++;
 
+    if (!h->tlsa_done) {
+        w = ngx_array_push(&h->waiting);
+        if (w == NULL) {
+            ngx_str_set(&r->reason, "could not start the probe");
+            return;
+        }
+
+        w->addr = addr;
+        w->result = r;
+        return;
+    }
+
+    ngx_http_mtasts_mx_start(h, &addr, r);
+}
+
+
+static void
+ngx_http_mtasts_mx_start(ngx_http_mtasts_mxhost_t *h, ngx_addr_t *addr,
+    ngx_http_mtasts_tls_t *r)
+{
+    ngx_array_t            *tlsa;
+    ngx_http_mtasts_job_t  *job;
+
+    job = h->job;
+
+    /* DANE senders use TLSA records that are secure and usable only */
+
+    tlsa = (h->tlsa && h->tlsa->res.status == ARES_SUCCESS
+            && h->tlsa->res.dnssec == MTASTS_DNSSEC_SECURE)
+           ? &h->tlsa->res.rrs : NULL;
+
     job->pending++;
 
-    if (ngx_http_mtasts_probe_start(job->mmcf, job->pool, &h->name, &addr,
-                                    r, ngx_http_mtasts_probe_done, job)
+    if (ngx_http_mtasts_probe_start(job->mmcf, job->pool, &h->name, addr,
+                                    tlsa, r, ngx_http_mtasts_probe_done, job)
         != NGX_OK)
     {
         ngx_str_set(&r->reason, "could not start the probe");
         job->pending--;
     }
+}
+
+
+/* the TLSA records are known: the probes that waited for them start */
+
+static void
+ngx_http_mtasts_mx_tlsa(void *data)
+{
+    ngx_http_mtasts_mxhost_t *h = data;
+
+    ngx_uint_t                  i;
+    ngx_http_mtasts_job_t      *job;
+    ngx_http_mtasts_waiting_t  *w;
+
+    job = h->job;
+    h->tlsa_done = 1;
+
+    if (h->tlsa && h->tlsa->res.status == ARES_EDESTRUCTION) {
+        job->aborted = 1;
+    }
+
+    w = h->waiting.elts;
+
+    for (i = 0; i < h->waiting.nelts && !job->aborted; i++) {
+        ngx_http_mtasts_mx_start(h, &w[i].addr, w[i].result);
+    }
+
+    h->waiting.nelts = 0;
+
+    ngx_http_mtasts_job_answered(job);
 }
 
 

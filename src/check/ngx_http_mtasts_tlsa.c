@@ -13,8 +13,11 @@
 
 
 static ngx_http_mtasts_dane_q_t *ngx_http_mtasts_dane_start(
-    ngx_http_mtasts_job_t *job, const char *name, ngx_uint_t type);
+    ngx_http_mtasts_job_t *job, const char *name, ngx_uint_t type,
+    ngx_http_mtasts_dnssec_done_pt done, void *data);
 static void ngx_http_mtasts_dane_answered(void *data);
+static ngx_http_mtasts_tls_t *ngx_http_mtasts_dane_probes(
+    ngx_http_mtasts_result_t *res, ngx_http_mtasts_tlsa_t *t);
 static int ngx_libc_cdecl ngx_http_mtasts_str_cmp(const void *one,
     const void *two);
 static int ngx_libc_cdecl ngx_http_mtasts_host_cmp(const void *one,
@@ -28,47 +31,52 @@ ngx_http_mtasts_dane_lookups(ngx_http_mtasts_job_t *job)
 {
     /* a validating resolver answers the signed root zone with AD */
 
-    job->dnssec_root = ngx_http_mtasts_dane_start(job, ".", LDNS_RR_TYPE_NS);
+    job->dnssec_root = ngx_http_mtasts_dane_start(job, ".", LDNS_RR_TYPE_NS,
+                                                  NULL, NULL);
     job->dnssec_mx = ngx_http_mtasts_dane_start(job, job->domain,
-                                                LDNS_RR_TYPE_MX);
+                                                LDNS_RR_TYPE_MX, NULL, NULL);
 }
 
 
-/* the TLSA records of an MX host (RFC 7672 2.2.3: port 25, TCP) */
+/*
+ * The TLSA records of an MX host (RFC 7672 2.2.3: port 25, TCP).  "done"
+ * is called with "data" when they are known, and must then call
+ * ngx_http_mtasts_job_answered(); NULL: the lookup did not start.
+ */
 
-void
+ngx_http_mtasts_dane_q_t *
 ngx_http_mtasts_dane_host(ngx_http_mtasts_job_t *job, u_char *name,
-    size_t len)
+    size_t len, ngx_http_mtasts_dnssec_done_pt done, void *data)
 {
     u_char                     *p;
     ngx_http_mtasts_dane_q_t   *q, **qp;
 
     p = ngx_pnalloc(job->pool, sizeof("_25._tcp.") + len);
-    if (p == NULL) {
-        return;
+    qp = ngx_array_push(&job->tlsa);
+    if (p == NULL || qp == NULL) {
+        return NULL;
     }
 
     ngx_sprintf(p, "_25._tcp.%*s%Z", len, name);
 
-    q = ngx_http_mtasts_dane_start(job, (char *) p, LDNS_RR_TYPE_TLSA);
+    q = ngx_http_mtasts_dane_start(job, (char *) p, LDNS_RR_TYPE_TLSA, done,
+                                   data);
     if (q == NULL) {
-        return;
-    }
-
-    qp = ngx_array_push(&job->tlsa);
-    if (qp == NULL) {
-        return;
+        job->tlsa.nelts--;
+        return NULL;
     }
 
     q->host.data = p + sizeof("_25._tcp.") - 1;
     q->host.len = len;
     *qp = q;
+
+    return q->res.status == ARES_EDESTRUCTION ? NULL : q;
 }
 
 
 static ngx_http_mtasts_dane_q_t *
 ngx_http_mtasts_dane_start(ngx_http_mtasts_job_t *job, const char *name,
-    ngx_uint_t type)
+    ngx_uint_t type, ngx_http_mtasts_dnssec_done_pt done, void *data)
 {
     ngx_http_mtasts_dane_q_t  *q;
 
@@ -81,7 +89,9 @@ ngx_http_mtasts_dane_start(ngx_http_mtasts_job_t *job, const char *name,
     job->pending++;
 
     if (ngx_http_mtasts_dnssec_lookup(job->pool, name, type, &q->res,
-                                      ngx_http_mtasts_dane_answered, q)
+                                      done ? done
+                                           : ngx_http_mtasts_dane_answered,
+                                      done ? data : q)
         != NGX_OK)
     {
         job->pending--;
@@ -112,6 +122,7 @@ ngx_http_mtasts_build_dane(ngx_http_mtasts_job_t *job,
     u_char                     *p, *last, buf[2048];
     ngx_str_t                  *r;
     ngx_uint_t                  i, j, state, worst;
+    ngx_http_mtasts_tls_t      *miss, *bad_miss;
     ngx_http_mtasts_tlsa_t     *t;
     ngx_http_mtasts_check_t    *check;
     ngx_http_mtasts_dane_q_t  **tq, *q, *bad;
@@ -242,6 +253,7 @@ ngx_http_mtasts_build_dane(ngx_http_mtasts_job_t *job,
 
     worst = NGX_HTTP_MTASTS_OK;
     bad = NULL;
+    bad_miss = NULL;
     p = buf;
     last = buf + sizeof(buf);
 
@@ -250,6 +262,10 @@ ngx_http_mtasts_build_dane(ngx_http_mtasts_job_t *job,
 
     for (i = 0; i < res->ntlsa; i++) {
         q = tq[i];
+
+        /* what the STARTTLS probes made of the records */
+
+        miss = ngx_http_mtasts_dane_probes(res, &res->tlsa[i]);
 
         if (q->res.status != ARES_SUCCESS) {
             state = NGX_HTTP_MTASTS_WARNING;
@@ -265,6 +281,9 @@ ngx_http_mtasts_build_dane(ngx_http_mtasts_job_t *job,
         {
             state = NGX_HTTP_MTASTS_WARNING;
 
+        } else if (miss) {
+            state = NGX_HTTP_MTASTS_ERROR;
+
         } else if (q->res.usable == 1 && q->res.records.nelts == 1
                    && ((ngx_str_t *) q->res.records.elts)[0].data[0] == '3')
         {
@@ -277,6 +296,7 @@ ngx_http_mtasts_build_dane(ngx_http_mtasts_job_t *job,
         if (state > worst) {
             worst = state;
             bad = q;
+            bad_miss = miss;
         }
 
         if (i) {
@@ -293,6 +313,11 @@ ngx_http_mtasts_build_dane(ngx_http_mtasts_job_t *job,
             p = ngx_slprintf(p, last, "%V %ui usable of %ui",
                              &q->host, q->res.usable,
                              q->res.records.nelts);
+
+            if (res->tlsa[i].match.len) {
+                p = ngx_slprintf(p, last, ", its certificate matches %V",
+                                 &res->tlsa[i].match);
+            }
         }
     }
 
@@ -334,6 +359,15 @@ ngx_http_mtasts_build_dane(ngx_http_mtasts_job_t *job,
                             "check no certificate", &q->host,
                             &q->res.unusable);
 
+    } else if (bad_miss) {
+        ngx_http_mtasts_set(job->pool, check, worst,
+                            "mail to %V fails for every DANE sender: no "
+                            "TLSA record matches its certificate (%V at "
+                            "%V); publish the record of the certificate it "
+                            "serves, or serve the certificate of the "
+                            "records", &q->host, &bad_miss->subject,
+                            &bad_miss->address);
+
     } else {
         ngx_http_mtasts_set(job->pool, check, worst,
                             "%V has a single TLSA record, of usage 3 "
@@ -346,6 +380,52 @@ ngx_http_mtasts_build_dane(ngx_http_mtasts_job_t *job,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The probes of a host that were given its TLSA records: how many, the
+ * record they all matched, and the first that matched none.
+ */
+
+static ngx_http_mtasts_tls_t *
+ngx_http_mtasts_dane_probes(ngx_http_mtasts_result_t *res,
+    ngx_http_mtasts_tlsa_t *t)
+{
+    ngx_uint_t              i, nomatch;
+    ngx_http_mtasts_tls_t  *tls, *miss;
+
+    miss = NULL;
+    nomatch = 0;
+
+    for (i = 0; i < res->ntls; i++) {
+        tls = &res->tls[i];
+
+        if (tls->dane == 0 || tls->host.len != t->host.len
+            || ngx_strncmp(tls->host.data, t->host.data, t->host.len) != 0)
+        {
+            continue;
+        }
+
+        t->probed++;
+
+        if (tls->dane == 2) {
+            nomatch++;
+
+            if (miss == NULL) {
+                miss = tls;
+            }
+
+        } else if (t->match.len == 0) {
+            t->match = tls->dane_match;
+        }
+    }
+
+    if (nomatch) {
+        ngx_str_null(&t->match);
+    }
+
+    return miss;
 }
 
 

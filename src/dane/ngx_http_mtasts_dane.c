@@ -55,7 +55,10 @@ ngx_http_mtasts_dnssec_lookup(ngx_pool_t *pool, const char *name,
     res->status = ARES_ENOTFOUND;
 
     if (ngx_array_init(&res->records, pool, 2, sizeof(ngx_str_t))
-        != NGX_OK)
+           != NGX_OK
+        || ngx_array_init(&res->rrs, pool, 2,
+                          sizeof(ngx_http_mtasts_tlsa_rr_t))
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -185,6 +188,7 @@ ngx_http_mtasts_dnssec_records(ngx_http_mtasts_dnssec_ctx_t *ctx,
     size_t                     i, len;
     ngx_str_t                 *s, first;
     const char                *why;
+    ngx_http_mtasts_tlsa_rr_t *rr;
     ldns_rr_list              *answer;
     mtasts_tlsa_t              t;
     ngx_http_mtasts_dnssec_t  *res;
@@ -229,6 +233,23 @@ ngx_http_mtasts_dnssec_records(ngx_http_mtasts_dnssec_ctx_t *ctx,
 
         if (why == NULL) {
             res->usable++;
+
+            rr = ngx_array_push(&res->rrs);
+            if (rr == NULL) {
+                return;
+            }
+
+            rr->usage = (uint8_t) t.usage;
+            rr->selector = (uint8_t) t.selector;
+            rr->mtype = (uint8_t) t.mtype;
+            rr->data.len = t.len;
+            rr->data.data = ngx_pnalloc(ctx->pool, t.len);
+            if (rr->data.data == NULL) {
+                res->rrs.nelts--;
+                return;
+            }
+
+            ngx_memcpy(rr->data.data, t.data, t.len);
             continue;
         }
 

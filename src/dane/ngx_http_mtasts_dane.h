@@ -19,6 +19,16 @@
 #include "ngx_mtasts_dane.h"
 
 
+/* a usable TLSA record, as OpenSSL's SSL_dane_tlsa_add() takes it */
+
+typedef struct {
+    uint8_t                       usage;
+    uint8_t                       selector;
+    uint8_t                       mtype;
+    ngx_str_t                     data;
+} ngx_http_mtasts_tlsa_rr_t;
+
+
 typedef struct {
     ngx_uint_t                    dnssec;      /* MTASTS_DNSSEC_* */
     int                           status;      /* c-ares, of the lookup */
@@ -29,6 +39,7 @@ typedef struct {
     ngx_uint_t                    usable;
     ngx_array_t                   records;     /* ngx_str_t */
     ngx_str_t                     unusable;    /* the first reason */
+    ngx_array_t                   rrs;         /* the usable ones */
 } ngx_http_mtasts_dnssec_t;
 
 

@@ -393,7 +393,9 @@ ngx_http_mtasts_json_tlsa(ngx_http_mtasts_out_t *out,
         p = nl + 1;
     }
 
-    ngx_http_mtasts_printf(out, "],\"usable\":%ui}", t->usable);
+    ngx_http_mtasts_printf(out, "],\"usable\":%ui,\"match\":", t->usable);
+    ngx_http_mtasts_put_json_or_null(out, t->probed ? &t->match : NULL);
+    ngx_http_mtasts_puts(out, "}");
 }
 
 
@@ -424,12 +426,20 @@ ngx_http_mtasts_json_tls(ngx_http_mtasts_out_t *out,
     if (tls->expires) {
         ngx_http_mtasts_puts(out, "\"");
         ngx_http_mtasts_put_time(out, tls->expires);
-        ngx_http_mtasts_printf(out, "\",\"days_left\":%T}",
+        ngx_http_mtasts_printf(out, "\",\"days_left\":%T",
                                ngx_http_mtasts_days_left(out, tls->expires));
 
     } else {
-        ngx_http_mtasts_puts(out, "null,\"days_left\":null}");
+        ngx_http_mtasts_puts(out, "null,\"days_left\":null");
     }
+
+    /* DANE: whether the host's TLSA records were matched, and which */
+
+    ngx_http_mtasts_puts(out, ",\"dane_checked\":");
+    ngx_http_mtasts_put_bool(out, tls->dane != 0);
+    ngx_http_mtasts_puts(out, ",\"dane_match\":");
+    ngx_http_mtasts_put_json_or_null(out, &tls->dane_match);
+    ngx_http_mtasts_puts(out, "}");
 }
 
 
