@@ -84,7 +84,7 @@ my %PROBED = (
 	'ee.test' => '127.0.0.61', 'ta.test' => '127.0.0.62',
 	'miss.test' => '127.0.0.63', 'selfee.test' => '127.0.0.64',
 );
-my (%chain, %key, %match);
+my (%chain, %key, %match, %served);
 
 for my $domain (sort keys %PROBED) {
 	my $host = "mail.$domain";
@@ -106,6 +106,7 @@ for my $domain (sort keys %PROBED) {
 		: $domain eq 'miss.test' ? ("3 1 1 $H1", "2 1 1 $H2")
 		: ("3 1 1 " . spki($crt), "3 1 1 $H1");
 	$match{$domain} = $domain eq 'miss.test' ? undef : $rr[0];
+	$served{$domain} = spki($crt);
 
 	$tree->root("$domain. IN MX 10 $host.", "$host. IN A $PROBED{$domain}",
 		map { tlsa($host, $_) } @rr);
@@ -177,7 +178,7 @@ EOF
 
 nginx_conf($tree->resolver, 'on');
 
-$t->plan(56)->run();
+$t->plan(63)->run();
 
 ###############################################################################
 
@@ -358,6 +359,51 @@ is(probe('selfee.test')->{dane_match}, $match{'selfee.test'},
 	'selfee.test: but matched for DANE senders');
 is(ldns_dane('selfee.test'), 0, 'selfee.test: ldns-dane agrees');
 
+# ready: DANE authenticates every MX host and fails for none
+
+is(join(' ', map { dom($_)->{dane_ready} ? 1 : 0 } qw(ee.test ta.test
+	selfee.test miss.test secure.test notlsa.test bogus.test)),
+	'1 1 1 0 0 0 0', 'dane_ready: matched hosts only');
+is(dom('miss.test')->{summary}, 'Not ready for "mta_sts_mode enforce": '
+	. 'fix the errors first. Senders that validate DNSSEC and use DANE '
+	. 'defer mail to miss.test whatever the policy says, see dane.',
+	'miss.test: the summary says DANE senders defer');
+
+# the metrics
+
+my $prom = status('prometheus');
+is(join("\n", grep { /^mta_sts_dane_\w+\{domain="(ee|miss)\.test"/ }
+	split /\n/, $prom), join("\n",
+	'mta_sts_dane_ready{domain="ee.test"} 1',
+	'mta_sts_dane_ready{domain="miss.test"} 0',
+	'mta_sts_dane_dnssec_state{domain="ee.test",state="unknown"} 0',
+	'mta_sts_dane_dnssec_state{domain="ee.test",state="secure"} 1',
+	'mta_sts_dane_dnssec_state{domain="ee.test",state="insecure"} 0',
+	'mta_sts_dane_dnssec_state{domain="ee.test",state="bogus"} 0',
+	'mta_sts_dane_dnssec_state{domain="miss.test",state="unknown"} 0',
+	'mta_sts_dane_dnssec_state{domain="miss.test",state="secure"} 1',
+	'mta_sts_dane_dnssec_state{domain="miss.test",state="insecure"} 0',
+	'mta_sts_dane_dnssec_state{domain="miss.test",state="bogus"} 0',
+	'mta_sts_dane_tlsa_usable{domain="ee.test",mx="mail.ee.test"} 2',
+	'mta_sts_dane_tlsa_usable{domain="miss.test",mx="mail.miss.test"} 2',
+	'mta_sts_dane_tlsa_match{domain="ee.test",mx="mail.ee.test"} 1',
+	'mta_sts_dane_tlsa_match{domain="miss.test",mx="mail.miss.test"} 0'),
+	'prometheus: the DANE samples of ee.test and miss.test');
+like($prom, qr/^mta_sts_dane_dnssec_state\{domain="bogus\.test",
+	state="bogus"\}\ 1$/mx, 'prometheus: bogus.test');
+
+# the zone format: the TLSA record of the key each MX serves now
+
+my $zone = status('zone');
+is(join("\n", grep { /^_25\._tcp\.mail\.(ee|miss|ta)\.test\. / }
+	split /\n/, $zone), join("\n",
+	"_25._tcp.mail.ee.test. IN TLSA 3 1 1 $served{'ee.test'}",
+	"_25._tcp.mail.miss.test. IN TLSA 3 1 1 $served{'miss.test'}",
+	"_25._tcp.mail.ta.test. IN TLSA 3 1 1 $served{'ta.test'}"),
+	'zone: the TLSA records of the keys served');
+is("3 1 1 $served{'ee.test'}", $match{'ee.test'},
+	'zone: the same as the record that matched');
+
 # the text format: a column, and the lines of what is wrong
 
 my $text = status('text');
@@ -408,6 +454,8 @@ is(dom('bogus.test')->{resolver_validates}, undef,
 is(dom('bogus.test')->{dnssec}, undef, 'off: dnssec not known');
 is_deeply([map { $_->{tlsa} } @{dom('two.test')->{mx_hosts}}],
 	[undef, undef], 'off: no TLSA records looked up');
+is(scalar(grep { /^(?:# \w+ )?mta_sts_dane_/ } split /\n/,
+	status('prometheus')), 0, 'off: no DANE metrics');
 my %rank = (ok => 0, pending => 2, warning => 3, error => 4);
 my $c = dom('itlsa.test')->{checks} // {};
 is(dom('itlsa.test')->{status}, (sort { $rank{$b} <=> $rank{$a} }

@@ -95,6 +95,7 @@ typedef struct {
     ngx_http_mtasts_tls_t        *tls;         /* STARTTLS probes */
     ngx_uint_t                    ntls;
 
+    ngx_uint_t                    dane_ready;
     ngx_uint_t                    dnssec;      /* of the MX records */
     ngx_uint_t                    validating;  /* 1 yes, 0 no, 2 unknown */
     ngx_http_mtasts_tlsa_t       *tlsa;        /* per MX host */

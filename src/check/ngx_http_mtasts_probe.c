@@ -56,6 +56,8 @@ static void ngx_http_mtasts_probe_tls(ngx_http_mtasts_probe_t *p);
 static void ngx_http_mtasts_probe_handshake(ngx_connection_t *c);
 static void ngx_http_mtasts_probe_verify(ngx_http_mtasts_probe_t *p);
 static ngx_int_t ngx_http_mtasts_probe_dane(ngx_http_mtasts_probe_t *p);
+static void ngx_http_mtasts_probe_spki(ngx_http_mtasts_probe_t *p,
+    X509 *cert);
 static long ngx_http_mtasts_probe_pkix(ngx_http_mtasts_probe_t *p);
 static void ngx_http_mtasts_probe_fail(ngx_http_mtasts_probe_t *p,
     const char *fmt, ...);
@@ -572,6 +574,10 @@ ngx_http_mtasts_probe_verify(ngx_http_mtasts_probe_t *p)
 
     r->expires = ngx_http_mtasts_asn1_time(X509_get0_notAfter(cert));
 
+    /* the key's digest: the "3 1 1" TLSA record of this certificate */
+
+    ngx_http_mtasts_probe_spki(p, cert);
+
     X509_free(cert);
 
     /*
@@ -697,6 +703,42 @@ ngx_http_mtasts_probe_dane(ngx_http_mtasts_probe_t *p)
     }
 
     return NGX_OK;
+}
+
+
+static void
+ngx_http_mtasts_probe_spki(ngx_http_mtasts_probe_t *p, X509 *cert)
+{
+    int             len;
+    u_char         *der, *q;
+    unsigned int    n;
+    unsigned char   md[EVP_MAX_MD_SIZE];
+
+    len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), NULL);
+    if (len <= 0) {
+        return;
+    }
+
+    der = ngx_pnalloc(p->pool, len);
+    if (der == NULL) {
+        return;
+    }
+
+    q = der;
+
+    if (i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &q) != len
+        || EVP_Digest(der, len, md, &n, EVP_sha256(), NULL) != 1)
+    {
+        return;
+    }
+
+    p->result->spki.data = ngx_pnalloc(p->pool, 2 * n);
+    if (p->result->spki.data == NULL) {
+        return;
+    }
+
+    p->result->spki.len = ngx_hex_dump(p->result->spki.data, md, n)
+                          - p->result->spki.data;
 }
 
 

@@ -26,6 +26,7 @@ typedef struct {
     ngx_str_t                     subject;     /* of the MX certificate */
     ngx_str_t                     issuer;
     time_t                        expires;     /* 0: no certificate */
+    ngx_str_t                     spki;        /* SHA-256 of its key, hex */
     ngx_uint_t                    dane;        /* 0 not asked, 1 match, 2 */
     ngx_str_t                     dane_match;  /* the record matched */
 } ngx_http_mtasts_tls_t;

@@ -148,6 +148,18 @@ ngx_http_mtasts_build_summary(ngx_http_mtasts_job_t *job,
                               : "fix the errors first");
     }
 
+    /* DANE senders apply TLSA records whatever the policy says */
+
+    if (res->checks[NGX_HTTP_MTASTS_DANE].state == NGX_HTTP_MTASTS_ERROR
+        && summary.message.data)
+    {
+        ngx_http_mtasts_set(job->pool, &summary, 0,
+                            "%V Senders that validate DNSSEC and use DANE "
+                            "defer mail to %V whatever the policy says, "
+                            "see dane.", &summary.message,
+                            &job->entry->domain);
+    }
+
     res->summary = summary.message;
 }
 
@@ -174,7 +186,8 @@ ngx_http_mtasts_result_size(ngx_http_mtasts_result_t *src)
         size += src->tls[i].host.len + src->tls[i].address.len
                 + src->tls[i].reason.len + src->tls[i].version.len
                 + src->tls[i].cipher.len + src->tls[i].subject.len
-                + src->tls[i].issuer.len + src->tls[i].dane_match.len;
+                + src->tls[i].issuer.len + src->tls[i].dane_match.len
+                + src->tls[i].spki.len;
     }
 
     for (i = 0; i < src->ntlsa; i++) {
@@ -264,6 +277,7 @@ ngx_http_mtasts_result_pack(ngx_http_mtasts_result_t *src, u_char *dst)
         p = ngx_http_mtasts_pack_str(&t->issuer, &src->tls[i].issuer, p);
         p = ngx_http_mtasts_pack_str(&t->dane_match, &src->tls[i].dane_match,
                                      p);
+        p = ngx_http_mtasts_pack_str(&t->spki, &src->tls[i].spki, p);
     }
 
     for (i = 0; i < src->ntlsa; i++) {
@@ -312,6 +326,7 @@ ngx_http_mtasts_result_relocate(ngx_http_mtasts_result_t *res, u_char *from)
         ngx_http_mtasts_move(res->tls[i].subject.data);
         ngx_http_mtasts_move(res->tls[i].issuer.data);
         ngx_http_mtasts_move(res->tls[i].dane_match.data);
+        ngx_http_mtasts_move(res->tls[i].spki.data);
     }
 
     for (i = 0; i < res->ntlsa; i++) {

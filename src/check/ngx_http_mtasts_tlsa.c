@@ -325,6 +325,22 @@ ngx_http_mtasts_build_dane(ngx_http_mtasts_job_t *job,
         p = ngx_slprintf(p, last, "no MX host to look up");
     }
 
+    /*
+     * Ready: DANE authenticates every MX host, and fails for none: each
+     * has secure, usable records that its probes all matched.
+     */
+
+    res->dane_ready = (res->ntlsa > 0);
+
+    for (i = 0; i < res->ntlsa; i++) {
+        if (tq[i]->res.status != ARES_SUCCESS
+            || res->tlsa[i].dnssec != MTASTS_DNSSEC_SECURE
+            || res->tlsa[i].usable == 0 || res->tlsa[i].match.len == 0)
+        {
+            res->dane_ready = 0;
+        }
+    }
+
     if (bad == NULL) {
         ngx_http_mtasts_set(job->pool, check, NGX_HTTP_MTASTS_OK, "%*s",
                             p - buf, buf);

@@ -95,6 +95,9 @@ ngx_http_mtasts_json_domain(ngx_http_mtasts_out_t *out,
 
     /* DANE: the DNSSEC state of the MX records, if it is known */
 
+    ngx_http_mtasts_puts(out, ",\"dane_ready\":");
+    ngx_http_mtasts_put_bool(out, res && res->dane_ready);
+
     ngx_http_mtasts_puts(out, ",\"dnssec\":");
     ngx_http_mtasts_put_json_or_null(out,
         res && res->dnssec ? &ngx_http_mtasts_dnssec_names[res->dnssec]

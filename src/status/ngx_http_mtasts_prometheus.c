@@ -8,6 +8,7 @@
 
 
 #include "ngx_http_mtasts_render.h"
+#include "ngx_http_mtasts_dane.h"
 
 
 static void ngx_http_mtasts_prometheus_domains(ngx_http_mtasts_out_t *out);
@@ -60,6 +61,19 @@ static void ngx_http_mtasts_prometheus_publish_head(
 static void ngx_http_mtasts_prometheus_publish(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_row_t *row);
 static void ngx_http_mtasts_prometheus_updates(ngx_http_mtasts_out_t *out);
+static void ngx_http_mtasts_prometheus_dane_head(ngx_http_mtasts_out_t *out);
+static void ngx_http_mtasts_prometheus_dane(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_prometheus_dnssec_head(
+    ngx_http_mtasts_out_t *out);
+static void ngx_http_mtasts_prometheus_dnssec(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_prometheus_tlsa_head(ngx_http_mtasts_out_t *out);
+static void ngx_http_mtasts_prometheus_tlsa(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_prometheus_match_head(ngx_http_mtasts_out_t *out);
+static void ngx_http_mtasts_prometheus_match(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
 static void ngx_http_mtasts_prometheus_sample(ngx_http_mtasts_out_t *out,
     const char *metric, ngx_str_t *domain, const char *label,
     ngx_str_t *value, uint64_t n);
@@ -127,6 +141,20 @@ ngx_http_mtasts_section_t  ngx_http_mtasts_prometheus_sections[] = {
                  "a domain answered by this server since it started.\n"
                  "# TYPE mta_sts_policy_requests_total counter\n"),
       NULL, ngx_http_mtasts_prometheus_requests },
+
+    /* DANE, with mta_sts_check_dane on: the families then only */
+
+    { ngx_null_string, ngx_http_mtasts_prometheus_dane_head,
+      ngx_http_mtasts_prometheus_dane },
+
+    { ngx_null_string, ngx_http_mtasts_prometheus_dnssec_head,
+      ngx_http_mtasts_prometheus_dnssec },
+
+    { ngx_null_string, ngx_http_mtasts_prometheus_tlsa_head,
+      ngx_http_mtasts_prometheus_tlsa },
+
+    { ngx_null_string, ngx_http_mtasts_prometheus_match_head,
+      ngx_http_mtasts_prometheus_match },
 
     /* TLS-RPT reports, when they are received: the families then only */
 
@@ -644,6 +672,140 @@ ngx_http_mtasts_prometheus_updates(ngx_http_mtasts_out_t *out)
 
 
 /* metric{domain="...",label="..."} n */
+
+static void
+ngx_http_mtasts_prometheus_dane_head(ngx_http_mtasts_out_t *out)
+{
+    if (out->dane) {
+        ngx_http_mtasts_puts(out,
+            "# HELP mta_sts_dane_ready Whether DANE authenticates every MX "
+            "host of a domain and fails for none.\n"
+            "# TYPE mta_sts_dane_ready gauge\n");
+    }
+}
+
+
+static void
+ngx_http_mtasts_prometheus_dane(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    ngx_http_mtasts_result_t  *res;
+
+    res = row->item->result;
+
+    if (out->dane) {
+        ngx_http_mtasts_prometheus_sample(out, "mta_sts_dane_ready",
+                                          &row->item->domain, NULL, NULL,
+                                          res && res->dane_ready);
+    }
+}
+
+
+static void
+ngx_http_mtasts_prometheus_dnssec_head(ngx_http_mtasts_out_t *out)
+{
+    if (out->dane) {
+        ngx_http_mtasts_puts(out,
+            "# HELP mta_sts_dane_dnssec_state The DNSSEC state of a "
+            "domain's MX records, 1 for the current state.\n"
+            "# TYPE mta_sts_dane_dnssec_state gauge\n");
+    }
+}
+
+
+/* "unknown" also before the first check and through a resolver that
+ * does not validate */
+
+static void
+ngx_http_mtasts_prometheus_dnssec(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    ngx_uint_t                 i, state;
+    ngx_http_mtasts_result_t  *res;
+
+    if (!out->dane) {
+        return;
+    }
+
+    res = row->item->result;
+    state = res ? res->dnssec : MTASTS_DNSSEC_UNKNOWN;
+
+    for (i = 0; i <= MTASTS_DNSSEC_BOGUS; i++) {
+        ngx_http_mtasts_prometheus_sample(out, "mta_sts_dane_dnssec_state",
+                                          &row->item->domain, "state",
+                                          &ngx_http_mtasts_dnssec_names[i],
+                                          state == i);
+    }
+}
+
+
+static void
+ngx_http_mtasts_prometheus_tlsa_head(ngx_http_mtasts_out_t *out)
+{
+    if (out->dane) {
+        ngx_http_mtasts_puts(out,
+            "# HELP mta_sts_dane_tlsa_usable The TLSA records of an MX "
+            "host that DANE senders can use (signed MX records only).\n"
+            "# TYPE mta_sts_dane_tlsa_usable gauge\n");
+    }
+}
+
+
+static void
+ngx_http_mtasts_prometheus_tlsa(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    ngx_uint_t                 i;
+    ngx_http_mtasts_result_t  *res;
+
+    res = row->item->result;
+
+    for (i = 0; out->dane && res && i < res->ntlsa; i++) {
+        ngx_http_mtasts_prometheus_sample(out, "mta_sts_dane_tlsa_usable",
+                                          &row->item->domain, "mx",
+                                          &res->tlsa[i].host,
+                                          res->tlsa[i].dnssec
+                                          == MTASTS_DNSSEC_SECURE
+                                          ? res->tlsa[i].usable : 0);
+    }
+}
+
+
+static void
+ngx_http_mtasts_prometheus_match_head(ngx_http_mtasts_out_t *out)
+{
+    if (out->dane) {
+        ngx_http_mtasts_puts(out,
+            "# HELP mta_sts_dane_tlsa_match Whether every STARTTLS probe "
+            "of an MX host matched one of its TLSA records.\n"
+            "# TYPE mta_sts_dane_tlsa_match gauge\n");
+    }
+}
+
+
+/* only for the hosts whose records a probe used */
+
+static void
+ngx_http_mtasts_prometheus_match(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    ngx_uint_t                 i;
+    ngx_http_mtasts_result_t  *res;
+
+    res = row->item->result;
+
+    for (i = 0; out->dane && res && i < res->ntlsa; i++) {
+        if (res->tlsa[i].probed == 0) {
+            continue;
+        }
+
+        ngx_http_mtasts_prometheus_sample(out, "mta_sts_dane_tlsa_match",
+                                          &row->item->domain, "mx",
+                                          &res->tlsa[i].host,
+                                          res->tlsa[i].match.len != 0);
+    }
+}
+
 
 static void
 ngx_http_mtasts_prometheus_sample(ngx_http_mtasts_out_t *out,

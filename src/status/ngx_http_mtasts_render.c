@@ -86,6 +86,9 @@ ngx_http_mtasts_render_create(ngx_http_request_t *r,
     rd->request = r;
     rd->sections = ngx_http_mtasts_formats[format];
     rd->out.view = view;
+    rd->out.dane = ((ngx_http_mtasts_main_conf_t *)
+                    ngx_http_get_module_main_conf(r, ngx_http_mtasts_module))
+                   ->dane;
     rd->phase = NGX_HTTP_MTASTS_PREPARE;
 
     return rd;

@@ -64,6 +64,7 @@ typedef struct {
     ngx_uint_t                    tlsrpt;      /* reports are summed up */
     uint64_t                      refused[NGX_HTTP_MTASTS_TLSRPT_NREFUSED];
     ngx_http_mtasts_pub_totals_t  publish;
+    ngx_uint_t                    dane;        /* mta_sts_check_dane on */
 } ngx_http_mtasts_out_t;
 
 
