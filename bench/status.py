@@ -36,6 +36,13 @@ is measured is then how long the worker's own work holds requests up, and
 nsd answers as steadily as on a core of its own.  BENCH_RTPRIO=0 runs them
 as ordinary processes.
 Output: build/bench/status.json.
+
+BENCH_STATUS_DANE=1 measures the same with "mta_sts_check_dane on": nsd
+also serves a root zone (so that the probe of the root's NS gets an
+answer, without AD: nsd validates nothing) and a TLSA record for the MX
+host; a round is then 8 queries per domain (the 5, ". NS", the MX again
+with DO, "_25._tcp.mail.mx.<zone> TLSA"), the ceiling the same 8 N with
+DO set (dnsperf -D), and the output build/bench/status-dane.json.
 """
 
 import json
@@ -56,6 +63,16 @@ NSD_PORT = B.PORT + 53
 HTTP_PORT = B.PORT + 80
 QTYPES = (('_mta-sts.', 'TXT'), ('_smtp._tls.', 'TXT'), ('', 'MX'),
           ('mta-sts.', 'A'), ('mta-sts.', 'AAAA'))
+DANE = os.environ.get('BENCH_STATUS_DANE', '0') == '1'
+TLSA = '3 1 1 ' + '8cb0fc6c527506a053f4f14c8464bebbd6dede2738d11468dd953d7d6a3021f1'
+
+
+def queries(i):
+    """the queries of a round for domain i, as dnsperf lines"""
+    q = ['%s%s %s' % (pre, domain(i), t) for pre, t in QTYPES]
+    if DANE:
+        q += ['. NS', '%s MX' % domain(i), '_25._tcp.mail.mx.%s TLSA' % ZONE]
+    return q
 
 
 def domain(i):
@@ -87,7 +104,8 @@ class Nsd:
               '@ IN SOA ns.%s. hostmaster.%s. 1 3600 600 86400 60'
               % (ZONE, ZONE),
               '@ IN NS ns.%s.' % ZONE, 'ns IN A 127.0.0.1',
-              'mail.mx IN A 127.0.0.1']
+              'mail.mx IN A 127.0.0.1'] + (
+                  ['_25._tcp.mail.mx IN TLSA %s' % TLSA] if DANE else [])
         for i in range(1, n + 1):
             rr += ['d%d IN MX 10 mail.mx' % i,
                    'mta-sts.d%d IN A 127.0.0.1' % i,
@@ -117,7 +135,15 @@ remote-control:
 zone:
 	name: "%s"
 	zonefile: "%s.zone"
-""" % (NSD_PORT, d, d, d, d, d, d, ZONE, ZONE))
+""" % (NSD_PORT, d, d, d, d, d, d, ZONE, ZONE) + ("""zone:
+	name: "."
+	zonefile: "root.zone"
+""" if DANE else ''))
+        if DANE:
+            B.write_file(os.path.join(d, 'root.zone'), '\n'.join([
+                '$ORIGIN .', '$TTL 60',
+                '. IN SOA ns.%s. hostmaster.%s. 1 3600 600 86400 60'
+                % (ZONE, ZONE), '. IN NS ns.%s.' % ZONE]) + '\n')
         self.proc = None
 
     def start(self):
@@ -173,6 +199,7 @@ def nginx_config(d, n):
     return B.nginx_conf(d, """
     mta_sts_resolver 127.0.0.1:%d timeout=2s attempts=3;
     mta_sts_check_interval off;
+    mta_sts_check_dane %s;
 
     server {
         listen 127.0.0.1:%d;
@@ -192,7 +219,7 @@ def nginx_config(d, n):
             mta_sts_status;
         }
     }
-""" % (NSD_PORT, HTTP_PORT, ZONE, ZONE, d))
+""" % (NSD_PORT, 'on' if DANE else 'off', HTTP_PORT, ZONE, ZONE, d))
 
 
 def status(refresh, timeout=300, marks=None):
@@ -218,7 +245,7 @@ def dnsperf(qfile, outstanding):
     r = subprocess.run(B.pin(B.SERVER_CPU, 1) + ['dnsperf', '-s',
                         '127.0.0.1', '-p', str(NSD_PORT), '-d', qfile,
                         '-n', '1', '-c', '1', '-q', str(outstanding),
-                        '-t', '5'],
+                        '-t', '5'] + (['-D'] if DANE else []),
                        capture_output=True, text=True, timeout=300)
     out = r.stdout
     res = {'outstanding': outstanding}
@@ -313,9 +340,9 @@ def main():
     os.makedirs(nd)
     os.makedirs(os.path.join(d, 'tmp'))
     qfile = os.path.join(d, 'queries.txt')
-    B.write_file(qfile, ''.join('%s%s %s\n' % (pre, domain(i), t)
-                                for i in range(1, n + 1)
-                                for pre, t in QTYPES))
+    per = len(queries(1))
+    B.write_file(qfile, ''.join('%s\n' % q for i in range(1, n + 1)
+                                for q in queries(i)))
     B.check_ports([NSD_PORT, HTTP_PORT])
 
     nsd = Nsd(nd, n)
@@ -343,7 +370,7 @@ def main():
             t, body = status(True)
             c1, n1 = B.cpu_ticks(worker), nsd.cpu()
             res['rounds'].append({
-                'seconds': t, 'qps': 5 * n / t,
+                'seconds': t, 'qps': per * n / t,
                 'worker_cpu_s': (c1 - c0) / B.TICK,
                 'nsd_cpu_s': (n1 - n0) / B.TICK})
             res['tally'] = tally(body)
@@ -389,8 +416,9 @@ def main():
     res['error_log_crit'] = sum(1 for line in log.splitlines()
                                 if '[crit]' in line or '[alert]' in line
                                 or '[emerg]' in line)
-    B.write_json('status.json', {
-        'params': {'domains': n, 'queries_per_round': 5 * n,
+    B.write_json('status-dane.json' if DANE else 'status.json', {
+        'params': {'domains': n, 'queries_per_round': per * n,
+                   'dane': DANE,
                    'rtprio': B.RTPRIO, 'nice': B.NICE,
                    'repeat': reps, 'latency_rate': lat_rate,
                    'latency_connections': lat_conns,

@@ -124,6 +124,14 @@ $tree->child('insecure.test', signed => 0, records => [
 	tlsa('mail.insecure.test', "3 1 1 $H1"),
 ]);
 
+# signed addresses, the TLSA records in an unsigned zone below them
+
+$tree->root('split.test. IN MX 10 mail.split.test.',
+	'mail.split.test. IN A 127.0.0.1');
+$tree->child('_tcp.mail.split.test', signed => 0, records => [
+	tlsa('mail.split.test', "3 1 1 $H1"),
+]);
+
 $tree->child('bogus.test', expired => 1, records => [
 	'bogus.test. IN MX 10 mail.bogus.test.',
 	tlsa('mail.bogus.test', "3 1 1 $H1"),
@@ -132,7 +140,7 @@ $tree->child('bogus.test', expired => 1, records => [
 $tree->start;
 
 my @DOMAINS = (qw(secure.test single.test notlsa.test unusable.test
-	two.test itlsa.test btlsa.test insecure.test bogus.test),
+	two.test itlsa.test split.test btlsa.test insecure.test bogus.test),
 	sort keys %PROBED);
 
 sub nginx_conf {
@@ -178,7 +186,7 @@ EOF
 
 nginx_conf($tree->resolver, 'on');
 
-$t->plan(63)->run();
+$t->plan(65)->run();
 
 ###############################################################################
 
@@ -223,7 +231,7 @@ is(dane('secure.test'), 'ok: the MX records of secure.test are '
 is(dom('secure.test')->{dnssec}, 'secure', 'secure.test: dnssec secure');
 is(dom('secure.test')->{resolver_validates}, JSON::PP::true,
 	'secure.test: the resolver validates');
-is_deeply(tlsa_of('secure.test', 'mail.secure.test'), { dnssec => 'secure',
+is_deeply(tlsa_of('secure.test', 'mail.secure.test'), { dnssec => 'secure', address_dnssec => 'secure',
 	records => ["2 1 1 $H2", "3 1 1 $H1"], usable => 2, match => undef },
 	'secure.test: the TLSA records of its MX host');
 
@@ -233,13 +241,13 @@ is(dane('single.test'), 'warning: mail.single.test has a single TLSA '
 	. 'issuer, or mail to mail.single.test fails for every DANE sender '
 	. 'between the renewal and the new record',
 	'single.test: one 3 1 1 record is a warning');
-is_deeply(tlsa_of('single.test', 'mail.single.test'), { dnssec => 'secure',
+is_deeply(tlsa_of('single.test', 'mail.single.test'), { dnssec => 'secure', address_dnssec => 'secure',
 	records => ["3 1 1 $H1"], usable => 1, match => undef }, 'single.test: its record');
 
 is(dane('notlsa.test'), 'ok: the MX records of notlsa.test are '
 	. 'DNSSEC-signed; TLSA records: mail.notlsa.test none',
 	'notlsa.test: no TLSA record is no problem');
-is_deeply(tlsa_of('notlsa.test', 'mail.notlsa.test'), { dnssec => 'secure',
+is_deeply(tlsa_of('notlsa.test', 'mail.notlsa.test'), { dnssec => 'secure', address_dnssec => 'secure',
 	records => [], usable => 0, match => undef },
 	'notlsa.test: proven absent');
 
@@ -249,7 +257,7 @@ is(dane('unusable.test'), 'warning: none of the TLSA records of '
 	. 'require TLS of it, but check no certificate',
 	'unusable.test: usages 0 and 1');
 is_deeply(tlsa_of('unusable.test', 'mail.unusable.test'),
-	{ dnssec => 'secure', records => ["0 0 1 $H1", "1 1 1 $H2"],
+	{ dnssec => 'secure', address_dnssec => 'secure', records => ["0 0 1 $H1", "1 1 1 $H2"],
 	usable => 0, match => undef }, 'unusable.test: its records');
 
 # the hosts and records sorted: unbound shuffles the records of an RRset
@@ -258,23 +266,31 @@ is(dane('two.test'), 'ok: the MX records of two.test are DNSSEC-signed; '
 	. 'TLSA records: mx1.two.test 2 usable of 2, mx2.two.test none',
 	'two.test: each MX host');
 is_deeply([map { tlsa_of('two.test', $_) } 'mx1.two.test', 'mx2.two.test'],
-	[{ dnssec => 'secure', records => ["3 1 1 $H2", "3 1 1 $H1"],
-	usable => 2, match => undef }, { dnssec => 'secure', records => [], usable => 0, match => undef }],
+	[{ dnssec => 'secure', address_dnssec => 'secure', records => ["3 1 1 $H2", "3 1 1 $H1"],
+	usable => 2, match => undef }, { dnssec => 'secure', address_dnssec => 'secure', records => [], usable => 0, match => undef }],
 	'two.test: the TLSA records of both hosts');
 
 is(dane('itlsa.test'), 'warning: mail.insecure.test has TLSA records, but '
-	. 'they are not signed with DNSSEC: senders ignore them; sign the zone '
-	. 'of _25._tcp.mail.insecure.test', 'itlsa.test: unsigned TLSA');
+	. 'its address records are not signed with DNSSEC: senders do not look '
+	. 'its TLSA records up (RFC 7672 2.2.2); sign the zone of '
+	. 'mail.insecure.test', 'itlsa.test: unsigned TLSA and addresses');
 is_deeply(tlsa_of('itlsa.test', 'mail.insecure.test'),
-	{ dnssec => 'insecure', records => ["3 1 1 $H1"], usable => 1, match => undef },
+	{ dnssec => 'insecure', address_dnssec => 'insecure', records => ["3 1 1 $H1"], usable => 1, match => undef },
 	'itlsa.test: its record, insecure');
+
+is(dane('split.test'), 'warning: mail.split.test has TLSA records, but they '
+	. 'are not signed with DNSSEC: senders ignore them; sign the zone of '
+	. '_25._tcp.mail.split.test', 'split.test: unsigned TLSA only');
+is_deeply(tlsa_of('split.test', 'mail.split.test'), { dnssec => 'insecure',
+	address_dnssec => 'secure', records => ["3 1 1 $H1"], usable => 1,
+	match => undef }, 'split.test: its record, insecure');
 
 is(dane('btlsa.test'), 'error: the TLSA records of mail.bogus.test fail '
 	. 'DNSSEC validation (bogus): every DANE sender defers all mail to '
 	. 'mail.bogus.test; fix the signatures of _25._tcp.mail.bogus.test',
 	'btlsa.test: bogus TLSA');
 is_deeply(tlsa_of('btlsa.test', 'mail.bogus.test'),
-	{ dnssec => 'bogus', records => ["3 1 1 $H1"], usable => 1, match => undef },
+	{ dnssec => 'bogus', address_dnssec => 'bogus', records => ["3 1 1 $H1"], usable => 1, match => undef },
 	'btlsa.test: the records that failed validation');
 is(dom('btlsa.test')->{status}, 'error', 'btlsa.test: the domain in error');
 
@@ -340,7 +356,7 @@ is(dane('miss.test'), 'error: mail to mail.miss.test fails for every DANE '
 	. 'sender: no TLSA record matches its certificate (/CN=mail.miss.test '
 	. 'at 127.0.0.63); publish the record of the certificate it serves, or '
 	. 'serve the certificate of the records', 'miss.test: no match');
-is_deeply(tlsa_of('miss.test', 'mail.miss.test'), { dnssec => 'secure',
+is_deeply(tlsa_of('miss.test', 'mail.miss.test'), { dnssec => 'secure', address_dnssec => 'secure',
 	records => ["2 1 1 $H2", "3 1 1 $H1"], usable => 2, match => undef },
 	'miss.test: no match in the JSON');
 is(join(' ', map { probe('miss.test')->{$_} ? 'yes' : 'no' } qw(ok

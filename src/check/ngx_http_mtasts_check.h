@@ -61,6 +61,7 @@ typedef struct {
 typedef struct {
     ngx_str_t                     host;
     ngx_uint_t                    dnssec;      /* MTASTS_DNSSEC_* */
+    ngx_uint_t                    addr_dnssec; /* of its A records */
     ngx_uint_t                    nrecords;
     ngx_uint_t                    usable;
     ngx_str_t                     records;     /* "3 1 1 <hex>", '\n' */

@@ -35,12 +35,20 @@ typedef struct ngx_http_mtasts_job_s  ngx_http_mtasts_job_t;
 typedef void (*ngx_http_mtasts_job_done_pt)(ngx_http_mtasts_job_t *job);
 
 
-/* a DNSSEC lookup of a job: the MX records, the root's NS, a TLSA */
+/*
+ * A DNSSEC lookup of a job: the MX records, the root's NS; or an MX
+ * host's TLSA records ("res") and A records ("addr"), "done" once both
+ * are known
+ */
 
 typedef struct {
-    ngx_http_mtasts_job_t        *job;
-    ngx_str_t                     host;        /* TLSA: the MX host */
-    ngx_http_mtasts_dnssec_t      res;
+    ngx_http_mtasts_job_t          *job;
+    ngx_str_t                       host;      /* TLSA: the MX host */
+    ngx_http_mtasts_dnssec_t        res;
+    ngx_http_mtasts_dnssec_t        addr;
+    ngx_uint_t                      parts;     /* lookups outstanding */
+    ngx_http_mtasts_dnssec_done_pt  done;
+    void                           *data;
 } ngx_http_mtasts_dane_q_t;
 
 

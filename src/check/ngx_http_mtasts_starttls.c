@@ -323,7 +323,8 @@ ngx_http_mtasts_mx_start(ngx_http_mtasts_mxhost_t *h, ngx_addr_t *addr,
     /* DANE senders use TLSA records that are secure and usable only */
 
     tlsa = (h->tlsa && h->tlsa->res.status == ARES_SUCCESS
-            && h->tlsa->res.dnssec == MTASTS_DNSSEC_SECURE)
+            && h->tlsa->res.dnssec == MTASTS_DNSSEC_SECURE
+            && h->tlsa->addr.dnssec == MTASTS_DNSSEC_SECURE)
            ? &h->tlsa->res.rrs : NULL;
 
     job->pending++;
@@ -351,10 +352,6 @@ ngx_http_mtasts_mx_tlsa(void *data)
 
     job = h->job;
     h->tlsa_done = 1;
-
-    if (h->tlsa && h->tlsa->res.status == ARES_EDESTRUCTION) {
-        job->aborted = 1;
-    }
 
     w = h->waiting.elts;
 

@@ -13,9 +13,9 @@
 
 
 static ngx_http_mtasts_dane_q_t *ngx_http_mtasts_dane_start(
-    ngx_http_mtasts_job_t *job, const char *name, ngx_uint_t type,
-    ngx_http_mtasts_dnssec_done_pt done, void *data);
+    ngx_http_mtasts_job_t *job, const char *name, ngx_uint_t type);
 static void ngx_http_mtasts_dane_answered(void *data);
+static void ngx_http_mtasts_dane_part(void *data);
 static ngx_http_mtasts_tls_t *ngx_http_mtasts_dane_probes(
     ngx_http_mtasts_result_t *res, ngx_http_mtasts_tlsa_t *t);
 static int ngx_libc_cdecl ngx_http_mtasts_str_cmp(const void *one,
@@ -31,17 +31,19 @@ ngx_http_mtasts_dane_lookups(ngx_http_mtasts_job_t *job)
 {
     /* a validating resolver answers the signed root zone with AD */
 
-    job->dnssec_root = ngx_http_mtasts_dane_start(job, ".", LDNS_RR_TYPE_NS,
-                                                  NULL, NULL);
+    job->dnssec_root = ngx_http_mtasts_dane_start(job, ".", LDNS_RR_TYPE_NS);
     job->dnssec_mx = ngx_http_mtasts_dane_start(job, job->domain,
-                                                LDNS_RR_TYPE_MX, NULL, NULL);
+                                                LDNS_RR_TYPE_MX);
 }
 
 
 /*
- * The TLSA records of an MX host (RFC 7672 2.2.3: port 25, TCP).  "done"
- * is called with "data" when they are known, and must then call
- * ngx_http_mtasts_job_answered(); NULL: the lookup did not start.
+ * The TLSA records of an MX host (RFC 7672 2.2.3: port 25, TCP), and
+ * whether its A records are secure: senders look for TLSA records only
+ * then (RFC 7672 2.2.2).  "done" is called with "data" once, when both
+ * are known (perhaps before this returns), and must then call
+ * ngx_http_mtasts_job_answered(); NULL: nothing was started, and "done"
+ * is not called.
  */
 
 ngx_http_mtasts_dane_q_t *
@@ -52,31 +54,70 @@ ngx_http_mtasts_dane_host(ngx_http_mtasts_job_t *job, u_char *name,
     ngx_http_mtasts_dane_q_t   *q, **qp;
 
     p = ngx_pnalloc(job->pool, sizeof("_25._tcp.") + len);
+    q = ngx_pcalloc(job->pool, sizeof(ngx_http_mtasts_dane_q_t));
     qp = ngx_array_push(&job->tlsa);
-    if (p == NULL || qp == NULL) {
+    if (p == NULL || q == NULL || qp == NULL) {
         return NULL;
     }
 
     ngx_sprintf(p, "_25._tcp.%*s%Z", len, name);
 
-    q = ngx_http_mtasts_dane_start(job, (char *) p, LDNS_RR_TYPE_TLSA, done,
-                                   data);
-    if (q == NULL) {
-        job->tlsa.nelts--;
-        return NULL;
-    }
-
+    q->job = job;
     q->host.data = p + sizeof("_25._tcp.") - 1;
     q->host.len = len;
+    q->done = done;
+    q->data = data;
     *qp = q;
 
-    return q->res.status == ARES_EDESTRUCTION ? NULL : q;
+    /* one hold while both start: an answer may come before the second */
+
+    job->pending++;
+    q->parts = 3;
+
+    if (ngx_http_mtasts_dnssec_lookup(job->pool, (char *) p,
+                                      LDNS_RR_TYPE_TLSA, &q->res,
+                                      ngx_http_mtasts_dane_part, q)
+        != NGX_OK)
+    {
+        q->res.status = ARES_EDESTRUCTION;
+        q->parts--;
+    }
+
+    if (ngx_http_mtasts_dnssec_lookup(job->pool, (char *) q->host.data,
+                                      LDNS_RR_TYPE_A, &q->addr,
+                                      ngx_http_mtasts_dane_part, q)
+        != NGX_OK)
+    {
+        q->addr.status = ARES_EDESTRUCTION;
+        q->parts--;
+    }
+
+    ngx_http_mtasts_dane_part(q);
+
+    return q;
+}
+
+
+static void
+ngx_http_mtasts_dane_part(void *data)
+{
+    ngx_http_mtasts_dane_q_t *q = data;
+
+    if (q->res.status == ARES_EDESTRUCTION
+        || q->addr.status == ARES_EDESTRUCTION)
+    {
+        q->job->aborted = 1;
+    }
+
+    if (--q->parts == 0) {
+        q->done(q->data);
+    }
 }
 
 
 static ngx_http_mtasts_dane_q_t *
 ngx_http_mtasts_dane_start(ngx_http_mtasts_job_t *job, const char *name,
-    ngx_uint_t type, ngx_http_mtasts_dnssec_done_pt done, void *data)
+    ngx_uint_t type)
 {
     ngx_http_mtasts_dane_q_t  *q;
 
@@ -89,9 +130,7 @@ ngx_http_mtasts_dane_start(ngx_http_mtasts_job_t *job, const char *name,
     job->pending++;
 
     if (ngx_http_mtasts_dnssec_lookup(job->pool, name, type, &q->res,
-                                      done ? done
-                                           : ngx_http_mtasts_dane_answered,
-                                      done ? data : q)
+                                      ngx_http_mtasts_dane_answered, q)
         != NGX_OK)
     {
         job->pending--;
@@ -218,6 +257,7 @@ ngx_http_mtasts_build_dane(ngx_http_mtasts_job_t *job,
 
         t->host = q->host;
         t->dnssec = q->res.dnssec;
+        t->addr_dnssec = q->addr.dnssec;
         t->nrecords = q->res.records.nelts;
         t->usable = q->res.usable;
 
@@ -270,11 +310,18 @@ ngx_http_mtasts_build_dane(ngx_http_mtasts_job_t *job,
         if (q->res.status != ARES_SUCCESS) {
             state = NGX_HTTP_MTASTS_WARNING;
 
-        } else if (q->res.dnssec == MTASTS_DNSSEC_BOGUS) {
+        } else if (q->res.dnssec == MTASTS_DNSSEC_BOGUS
+                   || q->addr.dnssec == MTASTS_DNSSEC_BOGUS)
+        {
             state = NGX_HTTP_MTASTS_ERROR;
 
         } else if (q->res.records.nelts == 0) {
             state = NGX_HTTP_MTASTS_OK;
+
+        } else if (q->addr.status != ARES_SUCCESS
+                   || q->addr.dnssec != MTASTS_DNSSEC_SECURE)
+        {
+            state = NGX_HTTP_MTASTS_WARNING;
 
         } else if (q->res.dnssec != MTASTS_DNSSEC_SECURE
                    || q->res.usable == 0)
@@ -335,6 +382,7 @@ ngx_http_mtasts_build_dane(ngx_http_mtasts_job_t *job,
     for (i = 0; i < res->ntlsa; i++) {
         if (tq[i]->res.status != ARES_SUCCESS
             || res->tlsa[i].dnssec != MTASTS_DNSSEC_SECURE
+            || res->tlsa[i].addr_dnssec != MTASTS_DNSSEC_SECURE
             || res->tlsa[i].usable == 0 || res->tlsa[i].match.len == 0)
         {
             res->dane_ready = 0;
@@ -361,6 +409,26 @@ ngx_http_mtasts_build_dane(ngx_http_mtasts_job_t *job,
                             "(bogus): every DANE sender defers all mail to "
                             "%V; fix the signatures of _25._tcp.%V",
                             &q->host, &q->host, &q->host);
+
+    } else if (q->addr.dnssec == MTASTS_DNSSEC_BOGUS) {
+        ngx_http_mtasts_set(job->pool, check, worst,
+                            "the address records of %V fail DNSSEC "
+                            "validation (bogus): every DANE sender defers "
+                            "all mail to %V; fix the signatures of %V",
+                            &q->host, &q->host, &q->host);
+
+    } else if (q->addr.status != ARES_SUCCESS) {
+        ngx_http_mtasts_set(job->pool, check, worst,
+                            "the address records of %V could not be looked "
+                            "up with DNSSEC: %s", &q->host,
+                            ngx_http_mtasts_dns_strerror(q->addr.status));
+
+    } else if (q->addr.dnssec != MTASTS_DNSSEC_SECURE) {
+        ngx_http_mtasts_set(job->pool, check, worst,
+                            "%V has TLSA records, but its address records "
+                            "are not signed with DNSSEC: senders do not "
+                            "look its TLSA records up (RFC 7672 2.2.2); "
+                            "sign the zone of %V", &q->host, &q->host);
 
     } else if (q->res.dnssec != MTASTS_DNSSEC_SECURE) {
         ngx_http_mtasts_set(job->pool, check, worst,

@@ -372,6 +372,9 @@ ngx_http_mtasts_json_tlsa(ngx_http_mtasts_out_t *out,
 
     ngx_http_mtasts_puts(out, "{\"dnssec\":");
     ngx_http_mtasts_put_json(out, &ngx_http_mtasts_dnssec_names[t->dnssec]);
+    ngx_http_mtasts_puts(out, ",\"address_dnssec\":");
+    ngx_http_mtasts_put_json(out,
+                             &ngx_http_mtasts_dnssec_names[t->addr_dnssec]);
     ngx_http_mtasts_puts(out, ",\"records\":[");
 
     /* no records: no data pointer either */
