@@ -40,9 +40,10 @@ Output: build/bench/status.json.
 BENCH_STATUS_DANE=1 measures the same with "mta_sts_check_dane on": nsd
 also serves a root zone (so that the probe of the root's NS gets an
 answer, without AD: nsd validates nothing) and a TLSA record for the MX
-host; a round is then 8 queries per domain (the 5, ". NS", the MX again
-with DO, "_25._tcp.mail.mx.<zone> TLSA"), the ceiling the same 8 N with
-DO set (dnsperf -D), and the output build/bench/status-dane.json.
+host; a round is then 9 queries per domain (the 5, ". NS", the MX again
+with DO, "_25._tcp.mail.mx.<zone> TLSA" and "mail.mx.<zone> A" with DO),
+the ceiling the same 9 N with DO set (dnsperf -D), and the output
+build/bench/status-dane.json.
 """
 
 import json
@@ -71,7 +72,8 @@ def queries(i):
     """the queries of a round for domain i, as dnsperf lines"""
     q = ['%s%s %s' % (pre, domain(i), t) for pre, t in QTYPES]
     if DANE:
-        q += ['. NS', '%s MX' % domain(i), '_25._tcp.mail.mx.%s TLSA' % ZONE]
+        q += ['. NS', '%s MX' % domain(i), '_25._tcp.mail.mx.%s TLSA' % ZONE,
+              'mail.mx.%s A' % ZONE]
     return q
 
 
