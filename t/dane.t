@@ -186,7 +186,7 @@ EOF
 
 nginx_conf($tree->resolver, 'on');
 
-$t->plan(65)->run();
+$t->plan(68)->run();
 
 ###############################################################################
 
@@ -420,6 +420,17 @@ is(join("\n", grep { /^_25\._tcp\.mail\.(ee|miss|ta)\.test\. / }
 is("3 1 1 $served{'ee.test'}", $match{'ee.test'},
 	'zone: the same as the record that matched');
 
+# the HTML page: a table per domain
+
+my $html = status('html');
+my @ee = sort "3 1 1 $served{'ee.test'}", "3 1 1 $H2";
+like($html, qr{<tr><td>mail\.ee\.test</td><td>secure</td><td>secure</td>
+	<td><code>\Q$ee[0]\E</code><br><code>\Q$ee[1]\E</code></td>
+	<td>2</td><td><code>\Q$match{'ee.test'}\E</code></td></tr>}x,
+	'html: the DANE row of ee.test');
+like($html, qr{<tr><td>mail\.miss\.test</td>.*?<td><span\ class="s\ error">
+	no\ record</span></td></tr>}x, 'html: miss.test matches no record');
+
 # the text format: a column, and the lines of what is wrong
 
 my $text = status('text');
@@ -472,6 +483,7 @@ is_deeply([map { $_->{tlsa} } @{dom('two.test')->{mx_hosts}}],
 	[undef, undef], 'off: no TLSA records looked up');
 is(scalar(grep { /^(?:# \w+ )?mta_sts_dane_/ } split /\n/,
 	status('prometheus')), 0, 'off: no DANE metrics');
+unlike(status('html'), qr{<h3>DANE</h3>}, 'off: no DANE table');
 my %rank = (ok => 0, pending => 2, warning => 3, error => 4);
 my $c = dom('itlsa.test')->{checks} // {};
 is(dom('itlsa.test')->{status}, (sort { $rank{$b} <=> $rank{$a} }

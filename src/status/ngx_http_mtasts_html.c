@@ -8,6 +8,7 @@
 
 
 #include "ngx_http_mtasts_render.h"
+#include "ngx_http_mtasts_dane.h"
 
 
 static void ngx_http_mtasts_html_head(ngx_http_mtasts_out_t *out);
@@ -16,6 +17,8 @@ static void ngx_http_mtasts_html_line(ngx_http_mtasts_out_t *out,
 static void ngx_http_mtasts_html_section(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_row_t *row);
 static void ngx_http_mtasts_html_found(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row);
+static void ngx_http_mtasts_html_dane(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_row_t *row);
 static void ngx_http_mtasts_html_starttls(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_row_t *row);
@@ -249,6 +252,10 @@ ngx_http_mtasts_html_section(ngx_http_mtasts_out_t *out,
     ngx_http_mtasts_html_found(out, row);
     ngx_http_mtasts_html_starttls(out, row);
 
+    if (out->dane) {
+        ngx_http_mtasts_html_dane(out, row);
+    }
+
     if (row->reports.enabled) {
         ngx_http_mtasts_html_reports(out, row);
     }
@@ -424,6 +431,107 @@ ngx_http_mtasts_html_starttls(ngx_http_mtasts_out_t *out,
 
         } else {
             ngx_http_mtasts_puts(out, NGX_HTTP_MTASTS_DASH);
+        }
+
+        ngx_http_mtasts_puts(out, "</td></tr>\n");
+    }
+
+    ngx_http_mtasts_puts(out, "</tbody>\n</table>\n");
+}
+
+
+/*
+ * DANE: the DNSSEC state of the MX records, then a row per MX host whose
+ * TLSA records were looked up.  The records come from DNS.
+ */
+
+static void
+ngx_http_mtasts_html_dane(ngx_http_mtasts_out_t *out,
+    ngx_http_mtasts_row_t *row)
+{
+    u_char                    *p, *last, *nl;
+    ngx_str_t                  r;
+    ngx_uint_t                 i;
+    ngx_http_mtasts_tlsa_t    *t;
+    ngx_http_mtasts_result_t  *res;
+
+    res = row->item->result;
+
+    if (res == NULL) {
+        return;
+    }
+
+    ngx_http_mtasts_puts(out, "<h3>DANE</h3>\n<p>MX records: ");
+    ngx_http_mtasts_put_str(out, &ngx_http_mtasts_dnssec_names[res->dnssec]);
+    if (res->dane_ready) {
+        ngx_http_mtasts_puts(out, "; DANE authenticates every MX host");
+    }
+
+    ngx_http_mtasts_puts(out, ".</p>\n");
+
+    if (res->ntlsa == 0) {
+        return;
+    }
+
+    ngx_http_mtasts_puts(out,
+        "<table>\n"
+        "<thead><tr><th>MX host</th><th>Addresses</th><th>TLSA</th>"
+        "<th>Records</th><th>Usable</th><th>Matched by the probes</th>"
+        "</tr></thead>\n"
+        "<tbody>\n");
+
+    for (i = 0; i < res->ntlsa; i++) {
+        t = &res->tlsa[i];
+
+        ngx_http_mtasts_puts(out, "<tr><td>");
+        ngx_http_mtasts_put_html(out, &t->host);
+        ngx_http_mtasts_puts(out, "</td><td>");
+        ngx_http_mtasts_put_str(out,
+                                &ngx_http_mtasts_dnssec_names[t->addr_dnssec]);
+        ngx_http_mtasts_puts(out, "</td><td>");
+        ngx_http_mtasts_put_str(out, &ngx_http_mtasts_dnssec_names[t->dnssec]);
+        ngx_http_mtasts_puts(out, "</td><td>");
+
+        if (t->records.len == 0) {
+            ngx_http_mtasts_puts(out, NGX_HTTP_MTASTS_DASH);
+        }
+
+        p = t->records.data;
+        last = t->records.len ? p + t->records.len : p;
+
+        while (p < last) {
+            nl = ngx_strlchr(p, last, '\n');
+            if (nl == NULL) {
+                nl = last;
+            }
+
+            r.data = p;
+            r.len = nl - p;
+
+            ngx_http_mtasts_puts(out, "<code>");
+            ngx_http_mtasts_put_html(out, &r);
+            ngx_http_mtasts_puts(out, "</code>");
+
+            if (nl < last) {
+                ngx_http_mtasts_puts(out, "<br>");
+            }
+
+            p = nl + 1;
+        }
+
+        ngx_http_mtasts_printf(out, "</td><td>%ui</td><td>", t->usable);
+
+        if (t->probed == 0) {
+            ngx_http_mtasts_puts(out, NGX_HTTP_MTASTS_DASH);
+
+        } else if (t->match.len) {
+            ngx_http_mtasts_puts(out, "<code>");
+            ngx_http_mtasts_put_html(out, &t->match);
+            ngx_http_mtasts_puts(out, "</code>");
+
+        } else {
+            ngx_http_mtasts_puts(out, "<span class=\"s error\">no "
+                                 "record</span>");
         }
 
         ngx_http_mtasts_puts(out, "</td></tr>\n");
