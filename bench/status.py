@@ -40,9 +40,9 @@ Output: build/bench/status.json.
 BENCH_STATUS_DANE=1 measures the same with "mta_sts_check_dane on": nsd
 also serves a root zone (so that the probe of the root's NS gets an
 answer, without AD: nsd validates nothing) and a TLSA record for the MX
-host; a round is then 9 queries per domain (the 5, ". NS", the MX again
-with DO, "_25._tcp.mail.mx.<zone> TLSA" and "mail.mx.<zone> A" with DO),
-the ceiling the same 9 N with DO set (dnsperf -D), and the output
+host; a round is then 10 queries per domain (the 5, ". NS", the MX again
+with DO, "_25._tcp.mail.mx.<zone> TLSA", "mail.mx.<zone> A" and AAAA with
+DO), the ceiling the same 10 N with DO set (dnsperf -D), and the output
 build/bench/status-dane.json.
 """
 
@@ -73,7 +73,7 @@ def queries(i):
     q = ['%s%s %s' % (pre, domain(i), t) for pre, t in QTYPES]
     if DANE:
         q += ['. NS', '%s MX' % domain(i), '_25._tcp.mail.mx.%s TLSA' % ZONE,
-              'mail.mx.%s A' % ZONE]
+              'mail.mx.%s A' % ZONE, 'mail.mx.%s AAAA' % ZONE]
     return q
 
 

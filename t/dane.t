@@ -53,7 +53,16 @@ $tree->root(
 	'mx2.two.test. IN A 127.0.0.1',
 	'itlsa.test. IN MX 10 mail.insecure.test.',
 	'btlsa.test. IN MX 10 mail.bogus.test.',
+	'v6.test. IN MX 10 mail.v6.test.',
+	'mail.v6.test. IN A 127.0.0.1',
+	'mail.v6.test. IN AAAA ::1',
+	tlsa('mail.v6.test', "3 1 1 $H1"),
+	tlsa('mail.v6.test', "2 1 1 $H2"),
 );
+
+# its A records secure, its AAAA records bogus
+
+$tree->spoil('mail.v6.test', 'AAAA');
 
 # MX hosts that the probes match: a certificate of the test CA for the
 # name, matched by its key (3 1 1) or by the CA's key (2 1 1); one that
@@ -140,7 +149,8 @@ $tree->child('bogus.test', expired => 1, records => [
 $tree->start;
 
 my @DOMAINS = (qw(secure.test single.test notlsa.test unusable.test
-	two.test itlsa.test split.test btlsa.test insecure.test bogus.test),
+	two.test itlsa.test split.test btlsa.test v6.test insecure.test
+	bogus.test),
 	sort keys %PROBED);
 
 sub nginx_conf {
@@ -186,7 +196,7 @@ EOF
 
 nginx_conf($tree->resolver, 'on');
 
-$t->plan(68)->run();
+$t->plan(72)->run();
 
 ###############################################################################
 
@@ -226,7 +236,8 @@ sub tlsa_of {
 }
 
 is(dane('secure.test'), 'ok: the MX records of secure.test are '
-	. 'DNSSEC-signed; TLSA records: mail.secure.test 2 usable of 2',
+	. 'DNSSEC-signed; TLSA records: mail.secure.test 2 usable of 2 '
+	. '(enough for a key rollover)',
 	'secure.test: dane ok');
 is(dom('secure.test')->{dnssec}, 'secure', 'secure.test: dnssec secure');
 is(dom('secure.test')->{resolver_validates}, JSON::PP::true,
@@ -263,7 +274,7 @@ is_deeply(tlsa_of('unusable.test', 'mail.unusable.test'),
 # the hosts and records sorted: unbound shuffles the records of an RRset
 
 is(dane('two.test'), 'ok: the MX records of two.test are DNSSEC-signed; '
-	. 'TLSA records: mx1.two.test 2 usable of 2, mx2.two.test none',
+	. 'TLSA records: mx1.two.test 2 usable of 2 (enough for a key rollover), mx2.two.test none',
 	'two.test: each MX host');
 is_deeply([map { tlsa_of('two.test', $_) } 'mx1.two.test', 'mx2.two.test'],
 	[{ dnssec => 'secure', address_dnssec => 'secure', records => ["3 1 1 $H2", "3 1 1 $H1"],
@@ -293,6 +304,20 @@ is_deeply(tlsa_of('btlsa.test', 'mail.bogus.test'),
 	{ dnssec => 'bogus', address_dnssec => 'bogus', records => ["3 1 1 $H1"], usable => 1, match => undef },
 	'btlsa.test: the records that failed validation');
 is(dom('btlsa.test')->{status}, 'error', 'btlsa.test: the domain in error');
+
+$r = $tree->query('mail.v6.test', 'AAAA');
+is($r && $r->header->rcode, 'SERVFAIL', 'unbound: mail.v6.test AAAA bogus');
+$r = $tree->query('mail.v6.test', 'A');
+is(($r && $r->header->rcode) . ' ' . ($r && $r->header->ad),
+	'NOERROR 1', 'unbound: mail.v6.test A secure');
+
+is(dane('v6.test'), 'error: the address records of mail.v6.test fail '
+	. 'DNSSEC validation (bogus): every DANE sender defers all mail to '
+	. 'mail.v6.test; fix the signatures of mail.v6.test',
+	'v6.test: bogus AAAA records');
+is_deeply(tlsa_of('v6.test', 'mail.v6.test'), { dnssec => 'secure',
+	address_dnssec => 'bogus', records => ["2 1 1 $H2", "3 1 1 $H1"],
+	usable => 2, match => undef }, 'v6.test: secure TLSA, bogus addresses');
 
 is(dane('insecure.test'), 'ok: the MX records of insecure.test are not '
 	. 'signed with DNSSEC: senders apply no DANE to it, only MTA-STS',
@@ -328,7 +353,7 @@ sub ldns_dane {
 }
 
 is(dane('ee.test'), 'ok: the MX records of ee.test are DNSSEC-signed; '
-	. 'TLSA records: mail.ee.test 2 usable of 2, its certificate matches '
+	. 'TLSA records: mail.ee.test 2 usable of 2 (enough for a key rollover), its certificate matches '
 	. $match{'ee.test'}, 'ee.test: matched by its key (3 1 1)');
 is(tlsa_of('ee.test', 'mail.ee.test')->{match}, $match{'ee.test'},
 	'ee.test: the match in the JSON');
@@ -365,7 +390,7 @@ is(join(' ', map { probe('miss.test')->{$_} ? 'yes' : 'no' } qw(ok
 isnt(ldns_dane('miss.test'), 0, 'miss.test: ldns-dane agrees');
 
 is(dane('selfee.test'), 'ok: the MX records of selfee.test are '
-	. 'DNSSEC-signed; TLSA records: mail.selfee.test 2 usable of 2, its '
+	. 'DNSSEC-signed; TLSA records: mail.selfee.test 2 usable of 2 (enough for a key rollover), its '
 	. "certificate matches $match{'selfee.test'}",
 	'selfee.test: a self-signed certificate matched by its key');
 like(probe('selfee.test')->{reason} // '',

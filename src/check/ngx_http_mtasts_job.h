@@ -37,8 +37,8 @@ typedef void (*ngx_http_mtasts_job_done_pt)(ngx_http_mtasts_job_t *job);
 
 /*
  * A DNSSEC lookup of a job: the MX records, the root's NS; or an MX
- * host's TLSA records ("res") and A records ("addr"), "done" once both
- * are known
+ * host's TLSA records ("res") and address records ("addr": the A and
+ * AAAA answers made one), "done" once all are known
  */
 
 typedef struct {
@@ -46,6 +46,7 @@ typedef struct {
     ngx_str_t                       host;      /* TLSA: the MX host */
     ngx_http_mtasts_dnssec_t        res;
     ngx_http_mtasts_dnssec_t        addr;
+    ngx_http_mtasts_dnssec_t        addr6;
     ngx_uint_t                      parts;     /* lookups outstanding */
     ngx_http_mtasts_dnssec_done_pt  done;
     void                           *data;

@@ -39,11 +39,11 @@ ngx_http_mtasts_dane_lookups(ngx_http_mtasts_job_t *job)
 
 /*
  * The TLSA records of an MX host (RFC 7672 2.2.3: port 25, TCP), and
- * whether its A records are secure: senders look for TLSA records only
- * then (RFC 7672 2.2.2).  "done" is called with "data" once, when both
- * are known (perhaps before this returns), and must then call
- * ngx_http_mtasts_job_answered(); NULL: nothing was started, and "done"
- * is not called.
+ * whether its A and AAAA records are secure: senders look for TLSA
+ * records only then (RFC 7672 2.2.2).  "done" is called with "data"
+ * once, when all three are known (perhaps before this returns), and
+ * must then call ngx_http_mtasts_job_answered(); NULL: nothing was
+ * started, and "done" is not called.
  */
 
 ngx_http_mtasts_dane_q_t *
@@ -69,10 +69,10 @@ ngx_http_mtasts_dane_host(ngx_http_mtasts_job_t *job, u_char *name,
     q->data = data;
     *qp = q;
 
-    /* one hold while both start: an answer may come before the second */
+    /* one hold while all start: an answer may come before the others */
 
     job->pending++;
-    q->parts = 3;
+    q->parts = 4;
 
     if (ngx_http_mtasts_dnssec_lookup(job->pool, (char *) p,
                                       LDNS_RR_TYPE_TLSA, &q->res,
@@ -92,6 +92,15 @@ ngx_http_mtasts_dane_host(ngx_http_mtasts_job_t *job, u_char *name,
         q->parts--;
     }
 
+    if (ngx_http_mtasts_dnssec_lookup(job->pool, (char *) q->host.data,
+                                      LDNS_RR_TYPE_AAAA, &q->addr6,
+                                      ngx_http_mtasts_dane_part, q)
+        != NGX_OK)
+    {
+        q->addr6.status = ARES_EDESTRUCTION;
+        q->parts--;
+    }
+
     ngx_http_mtasts_dane_part(q);
 
     return q;
@@ -104,14 +113,38 @@ ngx_http_mtasts_dane_part(void *data)
     ngx_http_mtasts_dane_q_t *q = data;
 
     if (q->res.status == ARES_EDESTRUCTION
-        || q->addr.status == ARES_EDESTRUCTION)
+        || q->addr.status == ARES_EDESTRUCTION
+        || q->addr6.status == ARES_EDESTRUCTION)
     {
         q->job->aborted = 1;
     }
 
-    if (--q->parts == 0) {
-        q->done(q->data);
+    if (--q->parts) {
+        return;
     }
+
+    /*
+     * The addresses are bogus when either answer is, secure when both
+     * are; a failed lookup of either leaves them unknown.
+     */
+
+    if (q->addr6.dnssec == MTASTS_DNSSEC_BOGUS) {
+        q->addr.dnssec = MTASTS_DNSSEC_BOGUS;
+
+    } else if (q->addr.dnssec == MTASTS_DNSSEC_BOGUS) {
+        /* void */
+
+    } else if (q->addr6.status != ARES_SUCCESS) {
+        q->addr.status = q->addr6.status;
+        q->addr.dnssec = MTASTS_DNSSEC_UNKNOWN;
+
+    } else if (q->addr6.dnssec == MTASTS_DNSSEC_INSECURE
+               && q->addr.dnssec == MTASTS_DNSSEC_SECURE)
+    {
+        q->addr.dnssec = MTASTS_DNSSEC_INSECURE;
+    }
+
+    q->done(q->data);
 }
 
 
@@ -360,6 +393,12 @@ ngx_http_mtasts_build_dane(ngx_http_mtasts_job_t *job,
             p = ngx_slprintf(p, last, "%V %ui usable of %ui",
                              &q->host, q->res.usable,
                              q->res.records.nelts);
+
+            /* the next key's record beside this one's, or an issuer's */
+
+            if (q->res.usable > 1) {
+                p = ngx_slprintf(p, last, " (enough for a key rollover)");
+            }
 
             if (res->tlsa[i].match.len) {
                 p = ngx_slprintf(p, last, ", its certificate matches %V",

@@ -12,6 +12,7 @@ package Test::MtaSts::DNSSEC;
 #   $tree->root('secure.test. IN MX 10 mail.secure.test.', ...);
 #   $tree->child('insecure.test', signed => 0, records => [...]);
 #   $tree->child('bogus.test', expired => 1, records => [...]);
+#   $tree->spoil('mail.secure.test', 'AAAA');  # that RRSIG made wrong
 #   $tree->start;
 #   $tree->resolver;            # "127.0.0.1:$p2", the validating one
 #   $tree->authoritative;       # "127.0.0.1:$p1", nsd, which does not
@@ -48,6 +49,28 @@ sub child {
 	my ($self, $name, %opt) = @_;
 	push @{$self->{children}}, { name => $name, signed => 1, %opt };
 	return $self;
+}
+
+# the signature over one RRset of the root zone spoiled after signing:
+# that RRset is bogus, the rest of its name secure
+sub spoil {
+	my ($self, $name, $type) = @_;
+	push @{$self->{broken}}, [$name, $type];
+	return $self;
+}
+
+sub _spoil {
+	my ($self, $file) = @_;
+	my $path = "$self->{dir}/$file";
+	my $text = _read($path);
+	for my $b (@{$self->{broken} || []}) {
+		my ($name, $type) = @$b;
+		$text =~ s{^(\Q$name.\E[ \t]+\d+[ \t]+IN[ \t]+RRSIG[ \t]+$type
+				[ \t][^\n]*[ \t][^\s]{8})([^\s])}
+			{$1 . ($2 eq 'A' ? 'B' : 'A')}mex
+			or die "no RRSIG $type of $name in $file\n";
+	}
+	_write($path, $text);
 }
 
 sub resolver { "127.0.0.1:$_[0]{port}" }
@@ -129,6 +152,7 @@ sub start {
 
 	my ($file, $ds) = $self->_sign('.', join("\n", _soa('.'), @root,
 		@{$self->{root}}, ''));
+	$self->_spoil($file);
 	$zones{'.'} = $file;
 	_write("$d/root.ds", "$ds\n");
 
