@@ -380,18 +380,16 @@ ngx_http_mtasts_round_timer(ngx_event_t *ev)
 }
 
 
-/* the domains' results, copied into the pool under the lock */
+/* the domains' state under the lock; their results come later */
 
 ngx_int_t
 ngx_http_mtasts_snapshot(ngx_pool_t *pool, ngx_http_mtasts_main_conf_t *mmcf,
     ngx_http_mtasts_entry_t **domains, ngx_uint_t n,
     ngx_http_mtasts_view_t *view)
 {
-    u_char                    *p;
     ngx_uint_t                 i, j;
     ngx_http_mtasts_item_t    *item;
     ngx_http_mtasts_node_t    *node;
-    ngx_http_mtasts_result_t  *res;
 
     view->now = ngx_time();
     view->nitems = n;
@@ -412,13 +410,41 @@ ngx_http_mtasts_snapshot(ngx_pool_t *pool, ngx_http_mtasts_main_conf_t *mmcf,
 
         item->domain = domains[i]->domain;
         item->conf = domains[i]->conf;
+        item->node = node;
         item->in_flight = (node->started != 0);
 
         for (j = 0; j < NGX_HTTP_MTASTS_NREQ; j++) {
             item->requests[j] = node->requests[j];
         }
+    }
 
-        res = node->result;
+    ngx_shmtx_unlock(&mmcf->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Copying thousands of results at once would hold the worker and the
+ * zone's lock for tens of milliseconds; a slice of them is copied at a
+ * time, each result as it is then.
+ */
+
+ngx_int_t
+ngx_http_mtasts_snapshot_results(ngx_pool_t *pool,
+    ngx_http_mtasts_main_conf_t *mmcf, ngx_http_mtasts_view_t *view,
+    ngx_uint_t from, ngx_uint_t to)
+{
+    u_char                    *p;
+    ngx_uint_t                 i;
+    ngx_http_mtasts_item_t    *item;
+    ngx_http_mtasts_result_t  *res;
+
+    ngx_shmtx_lock(&mmcf->shpool->mutex);
+
+    for (i = from; i < to; i++) {
+        item = &view->items[i];
+        res = item->node->result;
 
         if (res == NULL) {
             continue;

@@ -131,11 +131,15 @@ struct ngx_http_mtasts_sh_s {
 };
 
 
-/* what a status request renders: a snapshot taken under the zone lock */
+/*
+ * What a status request renders: a snapshot taken under the zone lock,
+ * the results copied a slice at a time (ngx_http_mtasts_snapshot_results)
+ */
 
 typedef struct {
     ngx_str_t                     domain;
     ngx_http_mtasts_srv_conf_t   *conf;        /* the policy served */
+    ngx_http_mtasts_node_t       *node;
     ngx_http_mtasts_result_t     *result;      /* NULL: pending */
     ngx_uint_t                    in_flight;
     ngx_atomic_uint_t             requests[NGX_HTTP_MTASTS_NREQ];
@@ -178,11 +182,17 @@ ngx_uint_t ngx_http_mtasts_claimable(ngx_http_mtasts_main_conf_t *mmcf,
 ngx_uint_t ngx_http_mtasts_forgotten(ngx_http_mtasts_main_conf_t *mmcf,
     ngx_http_mtasts_node_t *node, time_t now);
 
-/* the domains' results, copied into the pool */
+/*
+ * The domains' state; then their results, copied into the pool, those of
+ * the items from "from" to "to" (not included) at each call
+ */
 
 ngx_int_t ngx_http_mtasts_snapshot(ngx_pool_t *pool,
     ngx_http_mtasts_main_conf_t *mmcf, ngx_http_mtasts_entry_t **domains,
     ngx_uint_t n, ngx_http_mtasts_view_t *view);
+ngx_int_t ngx_http_mtasts_snapshot_results(ngx_pool_t *pool,
+    ngx_http_mtasts_main_conf_t *mmcf, ngx_http_mtasts_view_t *view,
+    ngx_uint_t from, ngx_uint_t to);
 
 
 #endif /* _NGX_HTTP_MTASTS_CHECK_H_INCLUDED_ */

@@ -7,7 +7,9 @@
  * same view: once to measure the body, once to fill one buffer of exactly
  * that size; a call renders a slice of NGX_HTTP_MTASTS_SLICE lines, so
  * that a status answer of thousands of domains takes many turns of the
- * event loop and other requests are served meanwhile.
+ * event loop and other requests are served meanwhile.  The results are
+ * copied from the shared zone the same way, a slice at a time, before
+ * the first pass.
  */
 
 
@@ -30,6 +32,7 @@ struct ngx_http_mtasts_render_s {
     ngx_uint_t                    phase;
     ngx_uint_t                    section;     /* where the pass is */
     ngx_uint_t                    row;
+    ngx_uint_t                    copied;      /* results up to here */
     ngx_uint_t                    started;     /* the section's head is out */
 };
 
@@ -184,6 +187,7 @@ ngx_http_mtasts_render(ngx_http_mtasts_render_t *rd, ngx_chain_t **chain)
     ngx_uint_t                    budget;
     ngx_chain_t                  *cl;
     ngx_http_request_t           *r;
+    ngx_uint_t                    to;
     ngx_http_mtasts_row_t        *row;
     ngx_http_mtasts_out_t        *out;
     ngx_http_mtasts_item_t       *item;
@@ -209,6 +213,19 @@ ngx_http_mtasts_render(ngx_http_mtasts_render_t *rd, ngx_chain_t **chain)
 
             if (budget-- == 0) {
                 return NGX_AGAIN;
+            }
+
+            if (rd->row == rd->copied) {
+                to = ngx_min(rd->row + budget + 1, out->view->nitems);
+
+                if (ngx_http_mtasts_snapshot_results(r->pool, mmcf,
+                                                     out->view, rd->row, to)
+                    != NGX_OK)
+                {
+                    return NGX_ERROR;
+                }
+
+                rd->copied = to;
             }
 
             item = &out->view->items[rd->row];
