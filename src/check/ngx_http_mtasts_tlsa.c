@@ -24,6 +24,14 @@ static int ngx_libc_cdecl ngx_http_mtasts_host_cmp(const void *one,
     const void *two);
 
 
+/*
+ * As MTASTS_DNSSEC_*, from the best to the worst: secure, insecure, a
+ * failed lookup (unknown), bogus
+ */
+
+static ngx_uint_t  ngx_http_mtasts_dnssec_rank[] = { 2, 0, 1, 3 };
+
+
 /* with the round's five queries: the root's NS, the MX records */
 
 void
@@ -123,25 +131,13 @@ ngx_http_mtasts_dane_part(void *data)
         return;
     }
 
-    /*
-     * The addresses are bogus when either answer is, secure when both
-     * are; a failed lookup of either leaves them unknown.
-     */
+    /* the addresses are as the worse of the A and the AAAA answers */
 
-    if (q->addr6.dnssec == MTASTS_DNSSEC_BOGUS) {
-        q->addr.dnssec = MTASTS_DNSSEC_BOGUS;
-
-    } else if (q->addr.dnssec == MTASTS_DNSSEC_BOGUS) {
-        /* void */
-
-    } else if (q->addr6.status != ARES_SUCCESS) {
-        q->addr.status = q->addr6.status;
-        q->addr.dnssec = MTASTS_DNSSEC_UNKNOWN;
-
-    } else if (q->addr6.dnssec == MTASTS_DNSSEC_INSECURE
-               && q->addr.dnssec == MTASTS_DNSSEC_SECURE)
+    if (ngx_http_mtasts_dnssec_rank[q->addr6.dnssec]
+        > ngx_http_mtasts_dnssec_rank[q->addr.dnssec])
     {
-        q->addr.dnssec = MTASTS_DNSSEC_INSECURE;
+        q->addr.status = q->addr6.status;
+        q->addr.dnssec = q->addr6.dnssec;
     }
 
     q->done(q->data);

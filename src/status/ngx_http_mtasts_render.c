@@ -184,10 +184,9 @@ ngx_http_mtasts_tlsrpt_record(ngx_pool_t *pool, ngx_http_mtasts_item_t *item,
 ngx_int_t
 ngx_http_mtasts_render(ngx_http_mtasts_render_t *rd, ngx_chain_t **chain)
 {
-    ngx_uint_t                    budget;
+    ngx_uint_t                    budget, to;
     ngx_chain_t                  *cl;
     ngx_http_request_t           *r;
-    ngx_uint_t                    to;
     ngx_http_mtasts_row_t        *row;
     ngx_http_mtasts_out_t        *out;
     ngx_http_mtasts_item_t       *item;
@@ -214,6 +213,8 @@ ngx_http_mtasts_render(ngx_http_mtasts_render_t *rd, ngx_chain_t **chain)
             if (budget-- == 0) {
                 return NGX_AGAIN;
             }
+
+            /* the results of the rows of this slice, this one included */
 
             if (rd->row == rd->copied) {
                 to = ngx_min(rd->row + budget + 1, out->view->nitems);

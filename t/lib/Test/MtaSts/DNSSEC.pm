@@ -61,9 +61,10 @@ sub spoil {
 
 sub _spoil {
 	my ($self, $file) = @_;
+	return unless $self->{broken};
 	my $path = "$self->{dir}/$file";
 	my $text = _read($path);
-	for my $b (@{$self->{broken} || []}) {
+	for my $b (@{$self->{broken}}) {
 		my ($name, $type) = @$b;
 		$text =~ s{^(\Q$name.\E[ \t]+\d+[ \t]+IN[ \t]+RRSIG[ \t]+$type
 				[ \t][^\n]*[ \t][^\s]{8})([^\s])}
