@@ -40,10 +40,13 @@ Output: build/bench/status.json.
 BENCH_STATUS_DANE=1 measures the same with "mta_sts_check_dane on": nsd
 also serves a root zone (so that the probe of the root's NS gets an
 answer, without AD: nsd validates nothing) and a TLSA record for the MX
-host; a round is then 10 queries per domain (the 5, ". NS", the MX again
-with DO, "_25._tcp.mail.mx.<zone> TLSA", "mail.mx.<zone> A" and AAAA with
-DO), the ceiling the same 10 N with DO set (dnsperf -D), and the output
-build/bench/status-dane.json.
+host that all the domains share.  A round then asks, for each domain, the
+5 and the MX again with DO; and once a round, since the module shares the
+answers of a round, ". NS", "_25._tcp.mail.mx.<zone> TLSA" and
+"mail.mx.<zone>" A and AAAA with DO: 6 N + 4 queries.  The ceiling is
+dnsperf sending those with DO set (dnsperf -D); "unshared" is dnsperf
+sending the 10 N queries a round would make without sharing (the 4 for
+every domain), 160 outstanding.  Output: build/bench/status-dane.json.
 """
 
 import json
@@ -68,13 +71,21 @@ DANE = os.environ.get('BENCH_STATUS_DANE', '0') == '1'
 TLSA = '3 1 1 ' + '8cb0fc6c527506a053f4f14c8464bebbd6dede2738d11468dd953d7d6a3021f1'
 
 
-def queries(i):
-    """the queries of a round for domain i, as dnsperf lines"""
+def queries(i, shared=True):
+    """the queries of a round for domain i, as dnsperf lines; without
+    "shared", also those a round asks once for all domains"""
     q = ['%s%s %s' % (pre, domain(i), t) for pre, t in QTYPES]
     if DANE:
-        q += ['. NS', '%s MX' % domain(i), '_25._tcp.mail.mx.%s TLSA' % ZONE,
-              'mail.mx.%s A' % ZONE, 'mail.mx.%s AAAA' % ZONE]
+        q += ['%s MX' % domain(i)]
+        if not shared:
+            q += shared_queries()
     return q
+
+
+def shared_queries():
+    """the queries a DANE round asks once: the domains share an MX host"""
+    return ['. NS', '_25._tcp.mail.mx.%s TLSA' % ZONE, 'mail.mx.%s A' % ZONE,
+            'mail.mx.%s AAAA' % ZONE] if DANE else []
 
 
 def domain(i):
@@ -342,15 +353,20 @@ def main():
     os.makedirs(nd)
     os.makedirs(os.path.join(d, 'tmp'))
     qfile = os.path.join(d, 'queries.txt')
-    per = len(queries(1))
-    B.write_file(qfile, ''.join('%s\n' % q for i in range(1, n + 1)
-                                for q in queries(i)))
+    lines = shared_queries() + [q for i in range(1, n + 1)
+                                for q in queries(i)]
+    total = len(lines)
+    B.write_file(qfile, ''.join('%s\n' % q for q in lines))
+    ufile = os.path.join(d, 'queries-unshared.txt')
+    if DANE:
+        B.write_file(ufile, ''.join('%s\n' % q for i in range(1, n + 1)
+                                    for q in queries(i, False)))
     B.check_ports([NSD_PORT, HTTP_PORT])
 
     nsd = Nsd(nd, n)
     ngx = B.Nginx(d, nginx_config(d, n), rt=1)
     res = {'rounds': [], 'render_s': [], 'dnsperf': [], 'idle': [],
-           'during': []}
+           'during': [], 'dnsperf_unshared': []}
     try:
         nsd.start()
         ngx.start(HTTP_PORT)
@@ -372,7 +388,7 @@ def main():
             t, body = status(True)
             c1, n1 = B.cpu_ticks(worker), nsd.cpu()
             res['rounds'].append({
-                'seconds': t, 'qps': per * n / t,
+                'seconds': t, 'qps': total / t,
                 'worker_cpu_s': (c1 - c0) / B.TICK,
                 'nsd_cpu_s': (n1 - n0) / B.TICK})
             res['tally'] = tally(body)
@@ -382,6 +398,10 @@ def main():
                 p = dnsperf(qfile, q)
                 p['rep'] = rep
                 res['dnsperf'].append(p)
+            if DANE:
+                p = dnsperf(ufile, outstanding[0])
+                p['rep'] = rep
+                res['dnsperf_unshared'].append(p)
             for what in (('idle', 'rounds') if rep % 2 == 0
                          else ('rounds', 'idle')):
                 if what == 'idle':
@@ -402,12 +422,17 @@ def main():
             r = res['rounds'][-1]
             sp = res['during'][-1]['split']
             B.log('status %d: round %.2f s (%.0f q/s), render %.3f s, '
-                  'dnsperf %s q/s; policy p99 idle %.0f us; in the run '
+                  'dnsperf %s q/s%s; policy p99 idle %.0f us; in the run '
                   'with rounds: during rounds %s us, rendering %s us, '
                   'between rounds %s us'
                   % (rep, r['seconds'], r['qps'], res['render_s'][-1],
                      ' '.join('%.0f' % p['qps'] for p in res['dnsperf']
                               if p['rep'] == rep),
+                     ' (%d queries in %.2f s; unshared %d in %.2f s)'
+                     % (total, total / res['dnsperf'][-len(outstanding)]
+                        ['qps'], 10 * n, 10 * n
+                        / res['dnsperf_unshared'][-1]['qps'])
+                     if DANE else '',
                      res['idle'][-1]['p99_us'], sp['round']['p99_us'],
                      sp['render']['p99_us'], sp['gap']['p99_us']))
     finally:
@@ -419,7 +444,7 @@ def main():
                                 if '[crit]' in line or '[alert]' in line
                                 or '[emerg]' in line)
     B.write_json('status-dane.json' if DANE else 'status.json', {
-        'params': {'domains': n, 'queries_per_round': per * n,
+        'params': {'domains': n, 'queries_per_round': total,
                    'dane': DANE,
                    'rtprio': B.RTPRIO, 'nice': B.NICE,
                    'repeat': reps, 'latency_rate': lat_rate,

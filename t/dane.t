@@ -196,7 +196,7 @@ EOF
 
 nginx_conf($tree->resolver, 'on');
 
-$t->plan(72)->run();
+$t->plan(74)->run();
 
 ###############################################################################
 
@@ -466,6 +466,27 @@ like($text, qr/^bogus\.test +error +testing( +\S+){6} +error *$/m,
 like($text, qr/^secure\.test( +\S+){8} +ok *$/m, 'text: secure.test row');
 like($text, qr/^single\.test dane: warning: mail\.single\.test has a single TLSA record/m,
 	'text: the warning line');
+
+# lookups shared within a round: itlsa.test and insecure.test have one MX
+# host, whose TLSA records a round asks the resolver for once, and the
+# root's NS is asked once a round, not once for each domain; the next
+# round asks again.  unbound logs every query it gets (log-queries).
+
+sub asked {
+	my ($name, $type) = @_;
+	open my $fh, '<', "$d/dns/unbound.log" or return -1;
+	my $log = do { local $/; <$fh> };
+	return scalar(() = $log =~ /info: 127\.0\.0\.1 \Q$name\E $type IN$/mg);
+}
+
+my @ASKED = (['_25._tcp.mail.insecure.test.', 'TLSA'], ['.', 'NS']);
+my @before = map { asked(@$_) } @ASKED;
+status('json');
+is(join(' ', map { asked(@{$ASKED[$_]}) - $before[$_] } 0 .. $#ASKED),
+	'1 1', 'one round: the shared TLSA records and the root asked once');
+status('json');
+is(join(' ', map { asked(@{$ASKED[$_]}) - $before[$_] } 0 .. $#ASKED),
+	'2 2', 'the next round asks again');
 
 ###############################################################################
 

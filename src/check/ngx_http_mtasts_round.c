@@ -82,6 +82,10 @@ ngx_http_mtasts_check_start(ngx_http_mtasts_main_conf_t *mmcf,
 
     ngx_memcpy(round->domains, domains, n * sizeof(ngx_http_mtasts_entry_t *));
 
+    /* what DNS says is asked anew, not taken from the rounds before */
+
+    ngx_http_mtasts_dnssec_renew();
+
     /* this worker will see to them: nobody else needs to */
 
     ngx_shmtx_lock(&mmcf->shpool->mutex);

@@ -13,24 +13,66 @@
 #include "ngx_http_mtasts_dns.h"
 
 
-typedef struct {
+/*
+ * Answers are shared: a lookup of a name and type that another has asked
+ * since the last ngx_http_mtasts_dnssec_renew() waits for that one's
+ * answer, or takes it at once, for NGX_HTTP_MTASTS_DNSSEC_AGE seconds at
+ * most.  Ten thousand domains served by one mail host then ask for its
+ * TLSA, A and AAAA records, and for the root's NS, once a round, not once
+ * a domain.  Each waiter gets a copy of the answer in its own pool.
+ */
+
+#define NGX_HTTP_MTASTS_DNSSEC_AGE      60
+#define NGX_HTTP_MTASTS_DNSSEC_KEEP     1024     /* answers kept */
+#define NGX_HTTP_MTASTS_DNSSEC_BUCKETS  1021
+
+
+typedef struct ngx_http_mtasts_dnssec_wait_s  ngx_http_mtasts_dnssec_wait_t;
+typedef struct ngx_http_mtasts_dnssec_ctx_s   ngx_http_mtasts_dnssec_ctx_t;
+
+struct ngx_http_mtasts_dnssec_wait_s {
     ngx_pool_t                       *pool;
+    ngx_http_mtasts_dnssec_t         *res;
+    ngx_http_mtasts_dnssec_done_pt    done;
+    void                             *data;
+    ngx_http_mtasts_dnssec_wait_t    *next;
+};
+
+
+struct ngx_http_mtasts_dnssec_ctx_s {
+    ngx_pool_t                       *pool;     /* its own */
+    ngx_queue_t                       queue;    /* the oldest first */
+    ngx_http_mtasts_dnssec_ctx_t     *next;     /* in its bucket */
+    ngx_uint_t                        hash;
+    ngx_uint_t                        epoch;
+    time_t                            answered; /* 0: in flight */
+    unsigned                          failed:1; /* not to be shared */
+    unsigned                          busy:1;   /* telling its waiters */
     char                             *name;
     ngx_uint_t                        type;
     ngx_uint_t                        cd;       /* the second query */
     ngx_uint_t                        tries;
-    ngx_http_mtasts_dnssec_t         *res;
-    ngx_http_mtasts_dnssec_done_pt    done;
-    void                             *data;
-} ngx_http_mtasts_dnssec_ctx_t;
+    ngx_http_mtasts_dnssec_t          res;
+    ngx_http_mtasts_dnssec_wait_t    *waiting;
+};
 
 
+static ngx_int_t ngx_http_mtasts_dnssec_wait(ngx_http_mtasts_dnssec_ctx_t *ctx,
+    ngx_pool_t *pool, ngx_http_mtasts_dnssec_t *res,
+    ngx_http_mtasts_dnssec_done_pt done, void *data);
+static ngx_http_mtasts_dnssec_ctx_t *ngx_http_mtasts_dnssec_new(
+    const char *name, size_t len, ngx_uint_t type, ngx_uint_t hash);
+static void ngx_http_mtasts_dnssec_forget(ngx_http_mtasts_dnssec_ctx_t *ctx);
+static void ngx_http_mtasts_dnssec_expire(void);
 static ngx_int_t ngx_http_mtasts_dnssec_send(
     ngx_http_mtasts_dnssec_ctx_t *ctx);
 static void ngx_http_mtasts_dnssec_answer(void *arg, int status,
     int timeouts, unsigned char *abuf, int alen);
 static void ngx_http_mtasts_dnssec_records(ngx_http_mtasts_dnssec_ctx_t *ctx,
     ldns_pkt *pkt);
+static void ngx_http_mtasts_dnssec_done(ngx_http_mtasts_dnssec_ctx_t *ctx);
+static void ngx_http_mtasts_dnssec_copy(ngx_http_mtasts_dnssec_t *dst,
+    ngx_http_mtasts_dnssec_t *src, ngx_pool_t *pool);
 
 
 /* as MTASTS_DNSSEC_* */
@@ -43,12 +85,21 @@ ngx_str_t  ngx_http_mtasts_dnssec_names[] = {
 };
 
 
+/* per worker */
+static ngx_http_mtasts_dnssec_ctx_t
+                *ngx_http_mtasts_dnssec_buckets[NGX_HTTP_MTASTS_DNSSEC_BUCKETS];
+static ngx_queue_t  ngx_http_mtasts_dnssec_queue;
+static ngx_uint_t   ngx_http_mtasts_dnssec_kept;
+static ngx_uint_t   ngx_http_mtasts_dnssec_epoch;
+
+
 ngx_int_t
 ngx_http_mtasts_dnssec_lookup(ngx_pool_t *pool, const char *name,
     ngx_uint_t type, ngx_http_mtasts_dnssec_t *res,
     ngx_http_mtasts_dnssec_done_pt done, void *data)
 {
     size_t                         len;
+    ngx_uint_t                     hash;
     ngx_http_mtasts_dnssec_ctx_t  *ctx;
 
     ngx_memzero(res, sizeof(ngx_http_mtasts_dnssec_t));
@@ -63,27 +114,216 @@ ngx_http_mtasts_dnssec_lookup(ngx_pool_t *pool, const char *name,
         return NGX_ERROR;
     }
 
-    ctx = ngx_pcalloc(pool, sizeof(ngx_http_mtasts_dnssec_ctx_t));
+    if (ngx_http_mtasts_dnssec_queue.next == NULL) {
+        ngx_queue_init(&ngx_http_mtasts_dnssec_queue);
+    }
+
+    ngx_http_mtasts_dnssec_expire();
+
+    len = ngx_strlen(name);
+    hash = ngx_hash_key((u_char *) name, len) ^ type;
+
+    for (ctx = ngx_http_mtasts_dnssec_buckets[
+                   hash % NGX_HTTP_MTASTS_DNSSEC_BUCKETS];
+         ctx;
+         ctx = ctx->next)
+    {
+        if (ctx->hash == hash && ctx->type == type && !ctx->failed
+            && ctx->epoch == ngx_http_mtasts_dnssec_epoch
+            && (ctx->answered == 0
+                || ngx_time() - ctx->answered < NGX_HTTP_MTASTS_DNSSEC_AGE)
+            && ngx_strcmp(ctx->name, name) == 0)
+        {
+            /* the answers asked for again go last */
+
+            ngx_queue_remove(&ctx->queue);
+            ngx_queue_insert_tail(&ngx_http_mtasts_dnssec_queue, &ctx->queue);
+
+            return ngx_http_mtasts_dnssec_wait(ctx, pool, res, done, data);
+        }
+    }
+
+    ctx = ngx_http_mtasts_dnssec_new(name, len, type, hash);
     if (ctx == NULL) {
         return NGX_ERROR;
     }
 
-    len = ngx_strlen(name);
+    if (ngx_http_mtasts_dnssec_wait(ctx, pool, res, done, data) != NGX_OK
+        || ngx_http_mtasts_dnssec_send(ctx) != NGX_OK)
+    {
+        ngx_http_mtasts_dnssec_forget(ctx);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the answers known are not given again: a new round asks anew */
+
+void
+ngx_http_mtasts_dnssec_renew(void)
+{
+    ngx_http_mtasts_dnssec_epoch++;
+}
+
+
+void
+ngx_http_mtasts_dnssec_exit(void)
+{
+    ngx_queue_t                   *q;
+    ngx_http_mtasts_dnssec_ctx_t  *ctx;
+
+    if (ngx_http_mtasts_dnssec_queue.next == NULL) {
+        return;
+    }
+
+    /* after ngx_http_mtasts_dns_exit(): nothing is in flight */
+
+    while (!ngx_queue_empty(&ngx_http_mtasts_dnssec_queue)) {
+        q = ngx_queue_head(&ngx_http_mtasts_dnssec_queue);
+        ctx = ngx_queue_data(q, ngx_http_mtasts_dnssec_ctx_t, queue);
+        ngx_http_mtasts_dnssec_forget(ctx);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_mtasts_dnssec_wait(ngx_http_mtasts_dnssec_ctx_t *ctx,
+    ngx_pool_t *pool, ngx_http_mtasts_dnssec_t *res,
+    ngx_http_mtasts_dnssec_done_pt done, void *data)
+{
+    ngx_http_mtasts_dnssec_wait_t  *w;
+
+    if (ctx->answered) {
+        ngx_http_mtasts_dnssec_copy(res, &ctx->res, pool);
+        done(data);
+        return NGX_OK;
+    }
+
+    w = ngx_palloc(pool, sizeof(ngx_http_mtasts_dnssec_wait_t));
+    if (w == NULL) {
+        return NGX_ERROR;
+    }
+
+    w->pool = pool;
+    w->res = res;
+    w->done = done;
+    w->data = data;
+    w->next = ctx->waiting;
+    ctx->waiting = w;
+
+    return NGX_OK;
+}
+
+
+static ngx_http_mtasts_dnssec_ctx_t *
+ngx_http_mtasts_dnssec_new(const char *name, size_t len, ngx_uint_t type,
+    ngx_uint_t hash)
+{
+    ngx_pool_t                    *pool;
+    ngx_http_mtasts_dnssec_ctx_t  *ctx, **bucket;
+
+    pool = ngx_create_pool(512, ngx_cycle->log);
+    if (pool == NULL) {
+        return NULL;
+    }
+
+    ctx = ngx_pcalloc(pool, sizeof(ngx_http_mtasts_dnssec_ctx_t));
+    if (ctx == NULL) {
+        goto failed;
+    }
 
     ctx->name = ngx_pnalloc(pool, len + 1);
     if (ctx->name == NULL) {
-        return NGX_ERROR;
+        goto failed;
     }
 
     ngx_memcpy(ctx->name, name, len + 1);
 
+    ctx->res.status = ARES_ENOTFOUND;
+
+    if (ngx_array_init(&ctx->res.records, pool, 2, sizeof(ngx_str_t))
+           != NGX_OK
+        || ngx_array_init(&ctx->res.rrs, pool, 2,
+                          sizeof(ngx_http_mtasts_tlsa_rr_t))
+           != NGX_OK)
+    {
+        goto failed;
+    }
+
     ctx->pool = pool;
     ctx->type = type;
-    ctx->res = res;
-    ctx->done = done;
-    ctx->data = data;
+    ctx->hash = hash;
+    ctx->epoch = ngx_http_mtasts_dnssec_epoch;
 
-    return ngx_http_mtasts_dnssec_send(ctx);
+    bucket = &ngx_http_mtasts_dnssec_buckets[
+                  hash % NGX_HTTP_MTASTS_DNSSEC_BUCKETS];
+    ctx->next = *bucket;
+    *bucket = ctx;
+
+    ngx_queue_insert_tail(&ngx_http_mtasts_dnssec_queue, &ctx->queue);
+    ngx_http_mtasts_dnssec_kept++;
+
+    return ctx;
+
+failed:
+
+    ngx_destroy_pool(pool);
+
+    return NULL;
+}
+
+
+static void
+ngx_http_mtasts_dnssec_forget(ngx_http_mtasts_dnssec_ctx_t *ctx)
+{
+    ngx_http_mtasts_dnssec_ctx_t  **cp;
+
+    for (cp = &ngx_http_mtasts_dnssec_buckets[
+                   ctx->hash % NGX_HTTP_MTASTS_DNSSEC_BUCKETS];
+         *cp;
+         cp = &(*cp)->next)
+    {
+        if (*cp == ctx) {
+            *cp = ctx->next;
+            break;
+        }
+    }
+
+    ngx_queue_remove(&ctx->queue);
+    ngx_http_mtasts_dnssec_kept--;
+
+    ngx_destroy_pool(ctx->pool);
+}
+
+
+/*
+ * The answers least recently asked for go first: those of a past round,
+ * too old, or past the number kept.  A lookup in flight stays until its
+ * answer.
+ */
+
+static void
+ngx_http_mtasts_dnssec_expire(void)
+{
+    ngx_queue_t                   *q;
+    ngx_http_mtasts_dnssec_ctx_t  *ctx;
+
+    while (!ngx_queue_empty(&ngx_http_mtasts_dnssec_queue)) {
+        q = ngx_queue_head(&ngx_http_mtasts_dnssec_queue);
+        ctx = ngx_queue_data(q, ngx_http_mtasts_dnssec_ctx_t, queue);
+
+        if (ctx->answered == 0 || ctx->busy
+            || (ctx->epoch == ngx_http_mtasts_dnssec_epoch && !ctx->failed
+                && ngx_time() - ctx->answered < NGX_HTTP_MTASTS_DNSSEC_AGE
+                && ngx_http_mtasts_dnssec_kept < NGX_HTTP_MTASTS_DNSSEC_KEEP))
+        {
+            return;
+        }
+
+        ngx_http_mtasts_dnssec_forget(ctx);
+    }
 }
 
 
@@ -122,7 +362,7 @@ ngx_http_mtasts_dnssec_answer(void *arg, int status, int timeouts,
     ldns_pkt                  *pkt;
     ngx_http_mtasts_dnssec_t  *res;
 
-    res = ctx->res;
+    res = &ctx->res;
 
     if (ngx_http_mtasts_dns_again(status, &ctx->tries)
         && ngx_http_mtasts_dnssec_send(ctx) == NGX_OK)
@@ -177,7 +417,7 @@ ngx_http_mtasts_dnssec_answer(void *arg, int status, int timeouts,
 
 done:
 
-    ctx->done(ctx->data);
+    ngx_http_mtasts_dnssec_done(ctx);
 }
 
 
@@ -193,7 +433,7 @@ ngx_http_mtasts_dnssec_records(ngx_http_mtasts_dnssec_ctx_t *ctx,
     mtasts_tlsa_t              t;
     ngx_http_mtasts_dnssec_t  *res;
 
-    res = ctx->res;
+    res = &ctx->res;
     answer = ldns_pkt_answer(pkt);
 
     for (i = 0; i < ldns_rr_list_rr_count(answer); i++) {
@@ -261,4 +501,91 @@ ngx_http_mtasts_dnssec_records(ngx_http_mtasts_dnssec_ctx_t *ctx,
             res->unusable.len = ngx_strlen(why);
         }
     }
+}
+
+
+/*
+ * Each waiter gets its copy; one that starts a lookup of the same name
+ * meanwhile takes the answer at once.  A failed lookup is not shared
+ * after its waiters: the next asks again.
+ */
+
+static void
+ngx_http_mtasts_dnssec_done(ngx_http_mtasts_dnssec_ctx_t *ctx)
+{
+    ngx_http_mtasts_dnssec_wait_t  *w, *next;
+
+    ctx->answered = ngx_max(ngx_time(), 1);
+    ctx->failed = (ctx->res.status != ARES_SUCCESS);
+
+    w = ctx->waiting;
+    ctx->waiting = NULL;
+
+    /* a waiter's lookups expire nothing being read here */
+
+    ctx->busy = 1;
+
+    for ( /* void */ ; w; w = next) {
+        next = w->next;
+        ngx_http_mtasts_dnssec_copy(w->res, &ctx->res, w->pool);
+        w->done(w->data);
+    }
+
+    ctx->busy = 0;
+}
+
+
+static void
+ngx_http_mtasts_dnssec_copy(ngx_http_mtasts_dnssec_t *dst,
+    ngx_http_mtasts_dnssec_t *src, ngx_pool_t *pool)
+{
+    ngx_str_t                  *s, *d;
+    ngx_uint_t                  i;
+    ngx_http_mtasts_tlsa_rr_t  *rs, *rd;
+
+    dst->dnssec = src->dnssec;
+    dst->status = src->status;
+    dst->rcode = src->rcode;
+    dst->count = src->count;
+    dst->usable = src->usable;
+    dst->unusable = src->unusable;      /* a static string */
+
+    s = src->records.elts;
+
+    for (i = 0; i < src->records.nelts; i++) {
+        d = ngx_array_push(&dst->records);
+        if (d == NULL) {
+            goto failed;
+        }
+
+        d->len = s[i].len;
+        d->data = ngx_pstrdup(pool, &s[i]);
+        if (d->data == NULL) {
+            goto failed;
+        }
+    }
+
+    rs = src->rrs.elts;
+
+    for (i = 0; i < src->rrs.nelts; i++) {
+        rd = ngx_array_push(&dst->rrs);
+        if (rd == NULL) {
+            goto failed;
+        }
+
+        *rd = rs[i];
+        rd->data.data = ngx_pstrdup(pool, &rs[i].data);
+        if (rd->data.data == NULL) {
+            goto failed;
+        }
+    }
+
+    return;
+
+failed:
+
+    dst->status = ARES_ENOMEM;
+    dst->dnssec = MTASTS_DNSSEC_UNKNOWN;
+    dst->records.nelts = 0;
+    dst->rrs.nelts = 0;
 }

@@ -5,7 +5,8 @@
  * A DNSSEC lookup on the workers' event loop: one name and type asked of
  * the resolver with DNSSEC, its state (secure, insecure, bogus) and, for
  * TLSA, its records.  It fills the result it is given and reports through
- * its callback; it knows nothing of who started it.
+ * its callback; it knows nothing of who started it.  Lookups of the same
+ * name and type share one query and its answer until the next round.
  */
 
 
@@ -51,6 +52,11 @@ typedef void (*ngx_http_mtasts_dnssec_done_pt)(void *data);
 ngx_int_t ngx_http_mtasts_dnssec_lookup(ngx_pool_t *pool, const char *name,
     ngx_uint_t type, ngx_http_mtasts_dnssec_t *res,
     ngx_http_mtasts_dnssec_done_pt done, void *data);
+
+/* a new round: answers known so far are not given to lookups again */
+void ngx_http_mtasts_dnssec_renew(void);
+/* at the worker's exit, after ngx_http_mtasts_dns_exit() */
+void ngx_http_mtasts_dnssec_exit(void);
 
 extern ngx_str_t  ngx_http_mtasts_dnssec_names[];
 

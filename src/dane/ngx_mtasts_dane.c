@@ -37,7 +37,11 @@ mtasts_dnssec_query(const char *name, ldns_rr_type type, int cd,
         return -1;
     }
 
-    ldns_pkt_set_random_id(p);
+    /*
+     * no random id: ares_send() writes one of its own over it, and
+     * ldns' (OpenSSL's RAND_bytes()) costs a getpid() per query
+     */
+
     ldns_pkt_set_edns_udp_size(p, MTASTS_DNSSEC_UDP);
     ldns_pkt_set_edns_do(p, 1);
 

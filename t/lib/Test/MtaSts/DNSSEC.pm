@@ -210,6 +210,7 @@ server:
 	use-syslog: no
 	verbosity: 1
 	val-log-level: 2
+	log-queries: yes
 	num-threads: 1
 	so-reuseport: no
 	do-not-query-localhost: no
