@@ -56,6 +56,7 @@ $tree->root(
 	'v6.test. IN MX 10 mail.v6.test.',
 	'mail.v6.test. IN A 127.0.0.1',
 	'mail.v6.test. IN AAAA ::1',
+	'nomx.test. IN A 127.0.0.1',
 	tlsa('mail.v6.test', "3 1 1 $H1"),
 	tlsa('mail.v6.test', "2 1 1 $H2"),
 );
@@ -150,7 +151,7 @@ $tree->start;
 
 my @DOMAINS = (qw(secure.test single.test notlsa.test unusable.test
 	two.test itlsa.test split.test btlsa.test v6.test insecure.test
-	bogus.test),
+	bogus.test nomx.test gone.test),
 	sort keys %PROBED);
 
 sub nginx_conf {
@@ -196,7 +197,7 @@ EOF
 
 nginx_conf($tree->resolver, 'on');
 
-$t->plan(74)->run();
+$t->plan(76)->run();
 
 ###############################################################################
 
@@ -222,6 +223,30 @@ sub status {
 my $j = eval { decode_json(status('json')) } // {};
 
 sub dom { $j->{domains}{$_[0]} // {} }
+
+# the MX records are asked once, with DNSSEC, for the mx check too: what
+# it says is compared with the check off below
+
+sub mx_checks {
+	return { map { $_ => dom($_)->{checks}{mx} } @DOMAINS };
+}
+
+my $mx_on = mx_checks();
+
+is(join("\n", map { "$_: $mx_on->{$_}{status}: " . ($mx_on->{$_}{message}
+	=~ s/ The policy patterns.*//r) } qw(bogus.test gone.test nomx.test
+	secure.test)),
+	"bogus.test: error: Could not look up bogus.test: SERVFAIL from the "
+	. "resolver. Senders asking the same resolvers get no answer either.\n"
+	. "gone.test: error: The domain gone.test does not exist in DNS "
+	. "(NXDOMAIN): no mail can be delivered to it.\n"
+	. "nomx.test: warning: No MX record: mail goes to nomx.test itself "
+	. "(implicit MX). nomx.test does not match the policy: senders deliver "
+	. "anyway in testing mode but report a failure; add mx: nomx.test (or a "
+	. "wildcard) to the policy before switching to enforce.\n"
+	. "secure.test: warning: The only MX host, mail.secure.test, matches "
+	. "the policy.", 'the mx check from the MX records asked with DNSSEC: '
+	. 'bogus (SERVFAIL), NXDOMAIN, none, secure');
 
 sub dane {
 	my ($domain) = @_;
@@ -479,14 +504,16 @@ sub asked {
 	return scalar(() = $log =~ /info: 127\.0\.0\.1 \Q$name\E $type IN$/mg);
 }
 
-my @ASKED = (['_25._tcp.mail.insecure.test.', 'TLSA'], ['.', 'NS']);
+my @ASKED = (['_25._tcp.mail.insecure.test.', 'TLSA'], ['.', 'NS'],
+	['secure.test.', 'MX']);
 my @before = map { asked(@$_) } @ASKED;
 status('json');
 is(join(' ', map { asked(@{$ASKED[$_]}) - $before[$_] } 0 .. $#ASKED),
-	'1 1', 'one round: the shared TLSA records and the root asked once');
+	'1 1 1', 'one round: the shared TLSA records, the root and each '
+	. "domain's MX records asked once");
 status('json');
 is(join(' ', map { asked(@{$ASKED[$_]}) - $before[$_] } 0 .. $#ASKED),
-	'2 2', 'the next round asks again');
+	'2 2 2', 'the next round asks again');
 
 ###############################################################################
 
@@ -525,6 +552,8 @@ is(dane('bogus.test'), 'skipped: DANE is not checked: "mta_sts_check_dane '
 is(dom('bogus.test')->{resolver_validates}, undef,
 	'off: the resolver not asked');
 is(dom('bogus.test')->{dnssec}, undef, 'off: dnssec not known');
+is_deeply(mx_checks(), $mx_on, 'off: the mx check of every domain as with '
+	. 'the MX records asked with DNSSEC');
 is_deeply([map { $_->{tlsa} } @{dom('two.test')->{mx_hosts}}],
 	[undef, undef], 'off: no TLSA records looked up');
 is(scalar(grep { /^(?:# \w+ )?mta_sts_dane_/ } split /\n/,

@@ -374,6 +374,12 @@ ngx_http_mtasts_job_start(ngx_http_mtasts_main_conf_t *mmcf,
         job->q[i].name = (char *) p;
         job->q[i].type = type[i];
 
+        /* with DANE, the MX records are asked once, with DNSSEC */
+
+        if (i == NGX_HTTP_MTASTS_Q_MX && mmcf->dane) {
+            continue;
+        }
+
         if (ngx_http_mtasts_dns_query((char *) p, type[i],
                                       ngx_http_mtasts_answer, &job->q[i])
             != NGX_OK)

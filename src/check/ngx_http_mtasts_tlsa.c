@@ -13,8 +13,10 @@
 
 
 static ngx_http_mtasts_dane_q_t *ngx_http_mtasts_dane_start(
-    ngx_http_mtasts_job_t *job, const char *name, ngx_uint_t type);
+    ngx_http_mtasts_job_t *job, const char *name, ngx_uint_t type,
+    ngx_http_mtasts_dnssec_done_pt done);
 static void ngx_http_mtasts_dane_answered(void *data);
+static void ngx_http_mtasts_dane_mx(void *data);
 static void ngx_http_mtasts_dane_part(void *data);
 static ngx_http_mtasts_tls_t *ngx_http_mtasts_dane_probes(
     ngx_http_mtasts_result_t *res, ngx_http_mtasts_tlsa_t *t);
@@ -32,16 +34,43 @@ static int ngx_libc_cdecl ngx_http_mtasts_host_cmp(const void *one,
 static ngx_uint_t  ngx_http_mtasts_dnssec_rank[] = { 2, 0, 1, 3 };
 
 
-/* with the round's five queries: the root's NS, the MX records */
+/*
+ * With the round's other queries: the root's NS, and the MX records, for
+ * the job's MX lookup too (the round does not send that one)
+ */
 
 void
 ngx_http_mtasts_dane_lookups(ngx_http_mtasts_job_t *job)
 {
+    ngx_http_mtasts_query_t         *mx;
+    ngx_http_mtasts_dnssec_done_pt   done;
+
     /* a validating resolver answers the signed root zone with AD */
 
-    job->dnssec_root = ngx_http_mtasts_dane_start(job, ".", LDNS_RR_TYPE_NS);
+    done = ngx_http_mtasts_dane_answered;
+
+    job->dnssec_root = ngx_http_mtasts_dane_start(job, ".", LDNS_RR_TYPE_NS,
+                                                  done);
     job->dnssec_mx = ngx_http_mtasts_dane_start(job, job->domain,
-                                                LDNS_RR_TYPE_MX);
+                                                LDNS_RR_TYPE_MX,
+                                                ngx_http_mtasts_dane_mx);
+
+    if (job->dnssec_mx && job->dnssec_mx->parts) {
+        return;
+    }
+
+    /* not started: the MX lookup as without DANE (no name: it failed) */
+
+    mx = &job->q[NGX_HTTP_MTASTS_Q_MX];
+
+    if (mx->name
+        && ngx_http_mtasts_dns_query(mx->name, mx->type,
+                                     ngx_http_mtasts_answer, mx)
+           != NGX_OK)
+    {
+        job->status[NGX_HTTP_MTASTS_Q_MX] = ARES_EDESTRUCTION;
+        job->pending--;
+    }
 }
 
 
@@ -144,9 +173,11 @@ ngx_http_mtasts_dane_part(void *data)
 }
 
 
+/* "parts" is 1 once the lookup is started, and "done" is then called */
+
 static ngx_http_mtasts_dane_q_t *
 ngx_http_mtasts_dane_start(ngx_http_mtasts_job_t *job, const char *name,
-    ngx_uint_t type)
+    ngx_uint_t type, ngx_http_mtasts_dnssec_done_pt done)
 {
     ngx_http_mtasts_dane_q_t  *q;
 
@@ -156,17 +187,85 @@ ngx_http_mtasts_dane_start(ngx_http_mtasts_job_t *job, const char *name,
     }
 
     q->job = job;
+    q->parts = 1;
     job->pending++;
 
     if (ngx_http_mtasts_dnssec_lookup(job->pool, name, type, &q->res,
-                                      ngx_http_mtasts_dane_answered, q)
+                                      done, q)
         != NGX_OK)
     {
         job->pending--;
+        q->parts = 0;
         q->res.status = ARES_EDESTRUCTION;
     }
 
     return q;
+}
+
+
+/*
+ * The MX records asked with DNSSEC answer the job's MX lookup as well:
+ * the first answer, the one without CD, ends it as c-ares' ares_query()
+ * would have ended the same query without DNSSEC
+ */
+
+static void
+ngx_http_mtasts_dane_mx(void *data)
+{
+    ngx_http_mtasts_dane_q_t *q = data;
+
+    int                       status;
+    ngx_http_mtasts_query_t  *mx;
+
+    mx = &q->job->q[NGX_HTTP_MTASTS_Q_MX];
+
+    if (mx->name == NULL) {
+        /* the job's MX lookup failed before it started */
+        ngx_http_mtasts_dane_answered(q);
+        return;
+    }
+
+    status = q->res.status;
+
+    if (q->res.answer.len) {
+        switch (q->res.answer_rcode) {
+
+        case LDNS_RCODE_FORMERR:
+            status = ARES_EFORMERR;
+            break;
+
+        case LDNS_RCODE_SERVFAIL:
+            status = ARES_ESERVFAIL;
+            break;
+
+        case LDNS_RCODE_NXDOMAIN:
+            status = ARES_ENOTFOUND;
+            break;
+
+        case LDNS_RCODE_NOTIMPL:
+            status = ARES_ENOTIMP;
+            break;
+
+        case LDNS_RCODE_REFUSED:
+            status = ARES_EREFUSED;
+            break;
+
+        default:
+            status = ARES_SUCCESS;
+        }
+
+    } else if (status == ARES_SUCCESS) {
+        status = ARES_EBADRESP;
+    }
+
+    /* the lookup has been sent again already where that helps */
+
+    mx->tries = NGX_MAX_UINT32_VALUE;
+
+    ngx_http_mtasts_answer(mx, status, 0, q->res.answer.data,
+                           (int) q->res.answer.len);
+
+    ngx_http_mtasts_dane_answered(q);
 }
 
 

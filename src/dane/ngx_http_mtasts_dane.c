@@ -383,6 +383,19 @@ ngx_http_mtasts_dnssec_answer(void *arg, int status, int timeouts,
 
     res->rcode = rcode;
 
+    if (!ctx->cd) {
+        res->answer.data = ngx_pnalloc(ctx->pool, alen);
+        if (res->answer.data == NULL) {
+            ldns_pkt_free(pkt);
+            res->status = ARES_ENOMEM;
+            goto done;
+        }
+
+        ngx_memcpy(res->answer.data, abuf, alen);
+        res->answer.len = alen;
+        res->answer_rcode = rcode;
+    }
+
     if (rcode == LDNS_RCODE_SERVFAIL && !ctx->cd) {
         ldns_pkt_free(pkt);
 
@@ -549,6 +562,16 @@ ngx_http_mtasts_dnssec_copy(ngx_http_mtasts_dnssec_t *dst,
     dst->count = src->count;
     dst->usable = src->usable;
     dst->unusable = src->unusable;      /* a static string */
+    dst->answer_rcode = src->answer_rcode;
+
+    if (src->answer.len) {
+        dst->answer.data = ngx_pstrdup(pool, &src->answer);
+        if (dst->answer.data == NULL) {
+            goto failed;
+        }
+
+        dst->answer.len = src->answer.len;
+    }
 
     s = src->records.elts;
 
@@ -588,4 +611,5 @@ failed:
     dst->dnssec = MTASTS_DNSSEC_UNKNOWN;
     dst->records.nelts = 0;
     dst->rrs.nelts = 0;
+    ngx_str_null(&dst->answer);
 }

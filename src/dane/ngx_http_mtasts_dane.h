@@ -36,6 +36,10 @@ typedef struct {
     ngx_uint_t                    rcode;       /* of the answer used */
     ngx_uint_t                    count;       /* records of the type */
 
+    /* the first answer as it came, and its code: not the one with CD */
+    ngx_str_t                     answer;
+    ngx_uint_t                    answer_rcode;
+
     /* TLSA: "3 1 1 <hex>" each, and why the unusable ones are */
     ngx_uint_t                    usable;
     ngx_array_t                   records;     /* ngx_str_t */
