@@ -348,7 +348,7 @@ is(join(' ', grep { /^\./ } stored('reports')), '',
 $t->stop;
 my $full = qr/ failed \(28: No space left on device\)/;
 like($t->read_file('error.log'),
-	qr/\[error\].*mta_sts: TLS-RPT report not stored, write\(\) "[^"]*\.tmp"$full/,
+	qr/\[error\].*mta_sts: TLS-RPT report not stored, write\(\) "\Q$d\E\/full\/2016-04-01-[0-9a-f]{32}\.json"$full/,
 	'the full disk is logged');
 
 ###############################################################################

@@ -51,7 +51,7 @@ EOF
 }
 
 $t->write_file_expand('nginx.conf', conf('threads=2'));
-$t->plan(19)->run();
+$t->plan(22)->run();
 
 ###############################################################################
 
@@ -70,7 +70,8 @@ sub report {
 }
 
 sub post {
-	my $file = $t->write_file('body', report());
+	my ($pad) = @_;
+	my $file = $t->write_file('body', report() . ($pad // ''));
 	my $r = $t->curl('-H', 'Content-Type: application/tlsrpt+json',
 		'--data-binary', "\@$file",
 		'http://127.0.0.1:' . $t->port(8080) . '/tlsrpt');
@@ -92,7 +93,7 @@ sub trace {
 	if (!$pid) {
 		open STDERR, '>', "$d/strace.err";
 		exec 'strace', '-f', '-o', "$d/strace.out",
-			'-e', 'trace=fsync,link',
+			'-e', 'trace=fsync,link,linkat',
 			'-e', 'inject=fsync:delay_enter=1500000',
 			'-p', $worker or POSIX::_exit(127);
 	}
@@ -112,7 +113,7 @@ sub untrace {
 	waitpid $pid, 0;
 	my %calls;
 	for (split /\n/, $t->read_file('strace.out')) {
-		my ($tid, $call) = /^(\d+)\s+(fsync|link)\(/ or next;
+		my ($tid, $call) = /^(\d+)\s+(fsync|link)(?:at)?\(/ or next;
 		$calls{$call}{$tid} = 1;
 	}
 	return \%calls;
@@ -141,15 +142,21 @@ sub answer_bg {
 	return $t->read_file("answer-$name");
 }
 
-# the temporary files in the directory, whole: what waits for the disk
+# the files of the directory that the worker has open, whole and without
+# a name yet (O_TMPFILE: "DIR/#<inode> (deleted)"), and no temporary file
+# with a name: what waits for the disk
+
+my $worker;
 
 sub waiting {
 	my ($count, $size) = @_;
 	my $deadline = time + 10;
 	until (time > $deadline) {
-		my @tmp = grep { /^\.tlsrpt-.*\.tmp$/ && -s "$d/reports/$_" == $size }
-			stored();
-		return 1 if @tmp >= $count;
+		my @open = grep {
+			(readlink($_) // '') =~ m!^\Q$d\E/reports/#\d+ \(deleted\)$!
+			&& (-s $_ // 0) == $size
+		} glob "/proc/$worker/fd/*";
+		return 1 if @open >= $count && !grep { /\.tmp$/ } stored();
 		select undef, undef, undef, 0.02;
 	}
 	return 0;
@@ -157,12 +164,14 @@ sub waiting {
 
 my $size;
 
-my ($worker) = $t->workers;
+($worker) = $t->workers;
 
 # a temporary file that a crashed worker of the same pid left: not reused
+# (by a report larger than the 64 KB kept in memory, which is written to
+# a temporary file as it comes)
 
 $t->write_file("reports/.tlsrpt-$worker-0.tmp", 'left');
-is(post(), "201 stored\n", 'a name taken by a temporary file left');
+is(post("\n" x 70000), "201 stored\n", 'a name taken by a temporary file left');
 is($t->read_file("reports/.tlsrpt-$worker-0.tmp"), 'left',
 	'which is left alone');
 unlink "$d/reports/.tlsrpt-$worker-0.tmp";
@@ -191,6 +200,46 @@ ok(@fsync && $fsync[0] != $worker && grep({ $_ == $fsync[0] } @threads),
 	'a thread of the pool, not the worker\'s own');
 is(join(' ', keys %{$calls->{link} // {}}), $fsync[0] // 'none',
 	'the link() too');
+
+# a file system without O_TMPFILE (EOPNOTSUPP, made by strace for the
+# first open of the thread): the report goes to a temporary file named by
+# the worker, then into place
+
+unlink "$d/strace.out";
+my $pid = fork // die "fork: $!\n";
+if (!$pid) {
+	open STDERR, '>', "$d/strace.err";
+	exec 'strace', '-f', '-o', "$d/strace.out", '-e', 'trace=openat,link',
+		'-e', 'inject=openat:error=EOPNOTSUPP:when=1', '-p', $worker
+		or POSIX::_exit(127);
+}
+my $deadline = time + 10;
+until (time > $deadline) {
+	last if -e "$d/strace.err"
+		&& $t->read_file('strace.err') =~ /attached( with \d+ threads)?$/m;
+	select undef, undef, undef, 0.05;
+}
+my @kept = stored();
+is(post(), "201 stored\n", 'without O_TMPFILE, stored');
+kill 'INT', $pid;
+waitpid $pid, 0;
+my $trace = $t->read_file('strace.out');
+my ($tmp) = $trace =~ m!"\Q$d\E/reports/(\.tlsrpt-$worker-\d+\.tmp)"!;
+is(join("\n", map { s/^\d+\s+//r =~ s/, 0600\)/)/r }
+	grep { /openat\(|link\(/ } split /\n/, $trace),
+	join("\n", "openat(AT_FDCWD, \"$d/reports\", O_WRONLY|O_TMPFILE) = -1 "
+		. 'EOPNOTSUPP (Operation not supported) (INJECTED)',
+	"openat(AT_FDCWD, \"$d/reports/" . ($tmp // 'none') . '", '
+		. 'O_WRONLY|O_CREAT|O_EXCL) = ' . ($trace =~ /O_EXCL, 0600\) = (\d+)/)[0],
+	"link(\"$d/reports/" . ($tmp // 'none') . "\", \"$d/reports/"
+		. (grep { my $k = $_; !grep { $_ eq $k } @kept } stored())[0]
+		. '") = 0',
+	"openat(AT_FDCWD, \"$d/reports\", O_RDONLY) = "
+		. ($trace =~ /reports", O_RDONLY\) = (\d+)/)[0]),
+	'the file named in advance, linked into place');
+is(scalar(grep { /\.tmp$/ } stored()), 0, 'and no temporary file left');
+unlink map { "$d/reports/$_" } grep { my $k = $_; !grep { $_ eq $k } @kept }
+	stored();
 
 # a reload while a report waits for the disk: the old worker stays until
 # it is stored and answered
@@ -232,7 +281,7 @@ sub tasks {
 my $one = post_bg('two');
 ok(waiting(1, $size), 'a report in the thread');
 my $two = post_bg('three');
-ok(waiting(2, $size) && tasks(2), 'another in the queue');
+ok(tasks(2) && waiting(1, $size), 'another in the queue, in memory');
 
 is(post(), "503 the report cannot be stored now\n",
 	'no room in the pool\'s queue');

@@ -16,20 +16,26 @@
  * domains): fsync'd, then linked into place, so that a duplicate finds the
  * name taken and nothing stored is ever overwritten or half-written.  The
  * fsync()s and the link() wait for the disk: they run in nginx's "default"
- * thread pool, so that the worker goes on serving meanwhile.
+ * thread pool, so that the worker goes on serving meanwhile.  A report of
+ * up to NGX_HTTP_MTASTS_TLSRPT_MEMORY bytes, as most are, is kept in
+ * memory until then, and the thread writes it too, to a file without a
+ * name (O_TMPFILE) until it is linked into place: the worker makes no
+ * file, which costs the file system more than anything else a report
+ * does.  A larger one is written as it comes to a temporary file.
  */
 
 
-#include <zlib.h>
-#include <openssl/evp.h>
-
 #include "ngx_http_mtasts_tlsrpt.h"
 #include "ngx_http_mtasts_policy.h"
+
+#include <zlib.h>
+#include <openssl/evp.h>
 
 
 #define NGX_HTTP_MTASTS_TLSRPT_CHUNK  65536
 #define NGX_HTTP_MTASTS_TLSRPT_SLICE  (4 * NGX_HTTP_MTASTS_TLSRPT_CHUNK)
 #define NGX_HTTP_MTASTS_TLSRPT_KEY    32        /* hex digits in a name */
+#define NGX_HTTP_MTASTS_TLSRPT_MEMORY 65536     /* a report kept in memory */
 
 
 /*
@@ -40,6 +46,10 @@
 typedef struct {
     ngx_fd_t                      fd;          /* the temporary file */
     u_char                       *tmp;         /* its name, or NULL */
+    u_char                       *spare;       /* one, without O_TMPFILE */
+    u_char                       *data;        /* the report in memory */
+    size_t                        len;
+    size_t                        size;
     u_char                       *name;        /* where it goes */
     ngx_str_t                    *dir;         /* fsync'd after */
     const char                   *failed;      /* the call, or NULL */
@@ -89,6 +99,14 @@ static ngx_int_t ngx_http_mtasts_tlsrpt_take(
     ngx_http_mtasts_tlsrpt_ctx_t *ctx, u_char *data, size_t len);
 static ngx_int_t ngx_http_mtasts_tlsrpt_end(
     ngx_http_mtasts_tlsrpt_ctx_t *ctx);
+static ngx_int_t ngx_http_mtasts_tlsrpt_keep(
+    ngx_http_mtasts_tlsrpt_ctx_t *ctx, u_char *data, size_t len);
+static ngx_int_t ngx_http_mtasts_tlsrpt_open(
+    ngx_http_mtasts_tlsrpt_ctx_t *ctx);
+static ngx_int_t ngx_http_mtasts_tlsrpt_write(
+    ngx_http_mtasts_tlsrpt_ctx_t *ctx, u_char *data, size_t len);
+static ngx_int_t ngx_http_mtasts_tlsrpt_create(
+    ngx_http_mtasts_tlsrpt_save_t *save);
 static ngx_int_t ngx_http_mtasts_tlsrpt_store(
     ngx_http_mtasts_tlsrpt_ctx_t *ctx);
 static void ngx_http_mtasts_tlsrpt_save(void *data, ngx_log_t *log);
@@ -221,9 +239,6 @@ ngx_http_mtasts_tlsrpt_type(ngx_http_request_t *r)
 static void
 ngx_http_mtasts_tlsrpt_body(ngx_http_request_t *r)
 {
-    u_char                        *p;
-    size_t                         len;
-    ngx_uint_t                     i;
     ngx_http_mtasts_tlsrpt_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_mtasts_module);
@@ -241,13 +256,7 @@ ngx_http_mtasts_tlsrpt_body(ngx_http_request_t *r)
 
     ctx->tok = json_tokener_new_ex(MTASTS_REPORT_DEPTH);
 
-    len = ctx->conf->tlsrpt->name.len + sizeof("/.tlsrpt--.tmp")
-          + 2 * NGX_INT_T_LEN;
-    p = ngx_pnalloc(r->pool, len);
-
-    if (ctx->chunk == NULL || ctx->out == NULL || ctx->tok == NULL
-        || p == NULL)
-    {
+    if (ctx->chunk == NULL || ctx->out == NULL || ctx->tok == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
@@ -257,33 +266,6 @@ ngx_http_mtasts_tlsrpt_body(ngx_http_request_t *r)
     json_tokener_set_flags(ctx->tok,
                            JSON_TOKENER_STRICT|JSON_TOKENER_VALIDATE_UTF8
                            |JSON_TOKENER_ALLOW_TRAILING_CHARS);
-
-    /*
-     * A temporary file in the directory, for a rename-free link(), made
-     * here as nginx makes a request body's.  A name taken is left alone (a
-     * crashed worker of the same pid left it; the reading at start deletes
-     * it when it is an hour old), and the next one is tried.
-     */
-
-    for (i = 0; i < 8; i++) {
-        ngx_sprintf(p, "%V/.tlsrpt-%P-%ui.tmp%Z", &ctx->conf->tlsrpt->name,
-                    ngx_pid, ngx_http_mtasts_tlsrpt_serial++);
-
-        ctx->save.fd = ngx_open_file(p, NGX_FILE_WRONLY,
-                                     NGX_FILE_CREATE_OR_OPEN|O_EXCL, 0600);
-
-        if (ctx->save.fd != NGX_INVALID_FILE || ngx_errno != NGX_EEXIST) {
-            break;
-        }
-    }
-
-    if (ctx->save.fd == NGX_INVALID_FILE) {
-        (void) ngx_http_mtasts_tlsrpt_io(ctx, ngx_open_file_n, p);
-        ngx_http_mtasts_tlsrpt_finish(ctx);
-        return;
-    }
-
-    ctx->save.tmp = p;
 
     ngx_http_mtasts_tlsrpt_go(ctx);
 }
@@ -497,7 +479,6 @@ ngx_http_mtasts_tlsrpt_take(ngx_http_mtasts_tlsrpt_ctx_t *ctx, u_char *data,
     size_t len)
 {
     u_char                 *p, *last;
-    ssize_t                 n;
     size_t                  end;
     enum json_tokener_error  jerr;
 
@@ -510,15 +491,34 @@ ngx_http_mtasts_tlsrpt_take(ngx_http_mtasts_tlsrpt_ctx_t *ctx, u_char *data,
                                        "mta_sts_tlsrpt_max_size");
     }
 
-    for (p = data, last = data + len; p < last; p += n) {
-        n = ngx_write_fd(ctx->save.fd, p, last - p);
-
-        if (n == -1) {
-            return ngx_http_mtasts_tlsrpt_io(ctx, ngx_write_fd_n,
-                                             ctx->save.tmp);
+    if (ctx->save.fd != NGX_INVALID_FILE) {
+        if (ngx_http_mtasts_tlsrpt_write(ctx, data, len) != NGX_OK) {
+            return NGX_ERROR;
         }
+
+    } else if (ctx->size <= NGX_HTTP_MTASTS_TLSRPT_MEMORY) {
+        if (ngx_http_mtasts_tlsrpt_keep(ctx, data, len) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else {
+
+        /* too large to keep: a file, what was kept first */
+
+        if (ngx_http_mtasts_tlsrpt_open(ctx) != NGX_OK
+            || ngx_http_mtasts_tlsrpt_write(ctx, ctx->save.data,
+                                            ctx->save.len)
+               != NGX_OK
+            || ngx_http_mtasts_tlsrpt_write(ctx, data, len) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ctx->save.data = NULL;
+        ctx->save.len = 0;
     }
 
+    last = data + len;
     end = 0;
 
     if (ctx->root == NULL) {
@@ -550,6 +550,108 @@ ngx_http_mtasts_tlsrpt_take(ngx_http_mtasts_tlsrpt_ctx_t *ctx, u_char *data,
         if (*p != ' ' && *p != '\t' && *p != CR && *p != LF) {
             return ngx_http_mtasts_tlsrpt_fail(ctx, NGX_HTTP_BAD_REQUEST,
                                                "data after the JSON report");
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* the report so far, in memory: twice the room when it needs more */
+
+static ngx_int_t
+ngx_http_mtasts_tlsrpt_keep(ngx_http_mtasts_tlsrpt_ctx_t *ctx, u_char *data,
+    size_t len)
+{
+    u_char                         *p;
+    size_t                          size;
+    ngx_http_mtasts_tlsrpt_save_t  *save;
+
+    save = &ctx->save;
+
+    if (save->size - save->len < len) {
+        size = ngx_max(ngx_max(2 * save->size, save->len + len), 4096);
+        size = ngx_min(size, NGX_HTTP_MTASTS_TLSRPT_MEMORY);
+
+        p = ngx_pnalloc(ctx->request->pool, size);
+        if (p == NULL) {
+            return ngx_http_mtasts_tlsrpt_fail(ctx,
+                                       NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        }
+
+        if (save->len) {
+            ngx_memcpy(p, save->data, save->len);
+        }
+
+        save->data = p;
+        save->size = size;
+    }
+
+    ngx_memcpy(save->data + save->len, data, len);
+    save->len += len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A temporary file in the directory, for a rename-free link(), made
+ * here as nginx makes a request body's.  A name taken is left alone (a
+ * crashed worker of the same pid left it; the reading at start deletes
+ * it when it is an hour old), and the next one is tried.
+ */
+
+static ngx_int_t
+ngx_http_mtasts_tlsrpt_open(ngx_http_mtasts_tlsrpt_ctx_t *ctx)
+{
+    u_char      *p;
+    size_t       len;
+    ngx_uint_t   i;
+
+    len = ctx->conf->tlsrpt->name.len + sizeof("/.tlsrpt--.tmp")
+          + 2 * NGX_INT_T_LEN;
+
+    p = ngx_pnalloc(ctx->request->pool, len);
+    if (p == NULL) {
+        return ngx_http_mtasts_tlsrpt_fail(ctx,
+                                       NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+    }
+
+    for (i = 0; i < 8; i++) {
+        ngx_sprintf(p, "%V/.tlsrpt-%P-%ui.tmp%Z", &ctx->conf->tlsrpt->name,
+                    ngx_pid, ngx_http_mtasts_tlsrpt_serial++);
+
+        ctx->save.fd = ngx_open_file(p, NGX_FILE_WRONLY,
+                                     NGX_FILE_CREATE_OR_OPEN|O_EXCL, 0600);
+
+        if (ctx->save.fd != NGX_INVALID_FILE || ngx_errno != NGX_EEXIST) {
+            break;
+        }
+    }
+
+    if (ctx->save.fd == NGX_INVALID_FILE) {
+        return ngx_http_mtasts_tlsrpt_io(ctx, ngx_open_file_n, p);
+    }
+
+    ctx->save.tmp = p;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_mtasts_tlsrpt_write(ngx_http_mtasts_tlsrpt_ctx_t *ctx,
+    u_char *data, size_t len)
+{
+    u_char   *p, *last;
+    ssize_t   n;
+
+    for (p = data, last = data + len; p < last; p += n) {
+        n = ngx_write_fd(ctx->save.fd, p, last - p);
+
+        if (n == -1) {
+            return ngx_http_mtasts_tlsrpt_io(ctx, ngx_write_fd_n,
+                                             ctx->save.tmp);
         }
     }
 
@@ -715,6 +817,23 @@ ngx_http_mtasts_tlsrpt_store(ngx_http_mtasts_tlsrpt_ctx_t *ctx)
     ctx->save.name = name;
     ctx->save.dir = &ctx->conf->tlsrpt->name;
 
+    if (ctx->save.fd == NGX_INVALID_FILE) {
+
+        /* made by the thread, where O_TMPFILE does not work */
+
+        ctx->save.spare = ngx_pnalloc(r->pool, ctx->conf->tlsrpt->name.len
+                                               + sizeof("/.tlsrpt--.tmp")
+                                               + 2 * NGX_INT_T_LEN);
+        if (ctx->save.spare == NULL) {
+            return ngx_http_mtasts_tlsrpt_fail(ctx,
+                                       NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
+        }
+
+        ngx_sprintf(ctx->save.spare, "%V/.tlsrpt-%P-%ui.tmp%Z",
+                    &ctx->conf->tlsrpt->name, ngx_pid,
+                    ngx_http_mtasts_tlsrpt_serial++);
+    }
+
 #if (NGX_THREADS)
 
     return ngx_http_mtasts_tlsrpt_offload(ctx);
@@ -740,12 +859,55 @@ ngx_http_mtasts_tlsrpt_save(void *data, ngx_log_t *log)
 {
     ngx_http_mtasts_tlsrpt_save_t *save = data;
 
+    int       rc;
     ngx_fd_t  dir;
+    u_char    path[sizeof("/proc/self/fd/") + NGX_INT_T_LEN];
+
+    if (save->fd == NGX_INVALID_FILE
+        && ngx_http_mtasts_tlsrpt_create(save) != NGX_OK)
+    {
+        goto failed;
+    }
 
     if (fsync(save->fd) == -1) {
         save->failed = "fsync()";
-        save->what = save->tmp;
+        save->what = save->tmp ? save->tmp : save->name;
         goto failed;
+    }
+
+    if (save->tmp == NULL) {
+
+        /* a file without a name gets one through /proc, while open */
+
+        ngx_sprintf(path, "/proc/self/fd/%d%Z", save->fd);
+
+        rc = linkat(AT_FDCWD, (char *) path, AT_FDCWD, (char *) save->name,
+                    AT_SYMLINK_FOLLOW);
+
+        if (rc == -1 && ngx_errno != NGX_EEXIST) {
+            save->failed = "linkat()";
+            save->what = save->name;
+            goto failed;
+        }
+
+        save->duplicate = (rc == -1);
+
+        if (ngx_close_file(save->fd) == NGX_FILE_ERROR && rc == 0) {
+            save->fd = NGX_INVALID_FILE;
+            save->failed = ngx_close_file_n;
+            save->what = save->name;
+            save->err = ngx_errno;
+            (void) ngx_delete_file(save->name);
+            return;
+        }
+
+        save->fd = NGX_INVALID_FILE;
+
+        if (save->duplicate) {
+            return;
+        }
+
+        goto durable;
     }
 
     if (ngx_close_file(save->fd) == NGX_FILE_ERROR) {
@@ -773,6 +935,8 @@ ngx_http_mtasts_tlsrpt_save(void *data, ngx_log_t *log)
 
     (void) ngx_delete_file(save->tmp);
     save->tmp = NULL;
+
+durable:
 
     /* the name in the directory is durable too */
 
@@ -806,8 +970,57 @@ failed:
         save->fd = NGX_INVALID_FILE;
     }
 
-    (void) ngx_delete_file(save->tmp);
-    save->tmp = NULL;
+    if (save->tmp) {
+        (void) ngx_delete_file(save->tmp);
+        save->tmp = NULL;
+    }
+}
+
+
+/*
+ * In the thread: the report kept in memory written to a file without a
+ * name in the directory, or, where the file system has no O_TMPFILE, to
+ * the temporary file named in advance
+ */
+
+static ngx_int_t
+ngx_http_mtasts_tlsrpt_create(ngx_http_mtasts_tlsrpt_save_t *save)
+{
+    u_char   *p, *last;
+    ssize_t   n;
+
+    save->fd = ngx_open_file(save->dir->data, NGX_FILE_WRONLY, O_TMPFILE,
+                             0600);
+
+    if (save->fd == NGX_INVALID_FILE
+        && (ngx_errno == EOPNOTSUPP || ngx_errno == EISDIR
+            || ngx_errno == EINVAL))
+    {
+        save->fd = ngx_open_file(save->spare, NGX_FILE_WRONLY,
+                                 NGX_FILE_CREATE_OR_OPEN|O_EXCL, 0600);
+
+        if (save->fd != NGX_INVALID_FILE) {
+            save->tmp = save->spare;
+        }
+    }
+
+    if (save->fd == NGX_INVALID_FILE) {
+        save->failed = ngx_open_file_n;
+        save->what = save->dir->data;
+        return NGX_ERROR;
+    }
+
+    for (p = save->data, last = p + save->len; p < last; p += n) {
+        n = ngx_write_fd(save->fd, p, last - p);
+
+        if (n == -1) {
+            save->failed = ngx_write_fd_n;
+            save->what = save->tmp ? save->tmp : save->name;
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
