@@ -1,9 +1,9 @@
 #!/usr/bin/perl
 
-# A TLS-RPT report is made durable (fsync of the file, link() into place,
-# fsync of the directory) in nginx's "default" thread pool, not in the
-# worker's own thread: strace shows which thread does it, and the policy
-# served meanwhile.  A pool that cannot take the task answers 503 and
+# A TLS-RPT report is made durable (syncfs() of its file system, link()
+# into place, fsync of the directory) in nginx's "default" thread pool,
+# not in the worker's own thread: strace shows which thread does it, and
+# the policy served meanwhile.  A pool that cannot take the task answers 503 and
 # keeps nothing.
 
 use warnings;
@@ -51,7 +51,7 @@ EOF
 }
 
 $t->write_file_expand('nginx.conf', conf('threads=2'));
-$t->plan(22)->run();
+$t->plan(26)->run();
 
 ###############################################################################
 
@@ -83,8 +83,8 @@ sub stored {
 	return sort grep { !/^\.\.?$/ } readdir $dh;
 }
 
-# strace on every thread of the worker: fsync() and link() logged, fsync()
-# made to wait 1.5 s for the disk
+# strace on every thread of the worker: syncfs(), fsync() and link()
+# logged, syncfs() made to wait 1.5 s for the disk
 
 sub trace {
 	my ($worker) = @_;
@@ -93,8 +93,8 @@ sub trace {
 	if (!$pid) {
 		open STDERR, '>', "$d/strace.err";
 		exec 'strace', '-f', '-o', "$d/strace.out",
-			'-e', 'trace=fsync,link,linkat',
-			'-e', 'inject=fsync:delay_enter=1500000',
+			'-e', 'trace=fsync,syncfs,link,linkat',
+			'-e', 'inject=syncfs:delay_enter=1500000',
 			'-p', $worker or POSIX::_exit(127);
 	}
 	# it says "Process N attached with 3 threads"
@@ -113,8 +113,9 @@ sub untrace {
 	waitpid $pid, 0;
 	my %calls;
 	for (split /\n/, $t->read_file('strace.out')) {
-		my ($tid, $call) = /^(\d+)\s+(fsync|link)(?:at)?\(/ or next;
-		$calls{$call}{$tid} = 1;
+		my ($tid, $call) = /^(\d+)\s+(fsync|syncfs|link)(?:at)?\(/
+			or next;
+		$calls{$call eq 'syncfs' ? 'fsync' : $call}{$tid} = 1;
 	}
 	return \%calls;
 }
@@ -225,18 +226,18 @@ kill 'INT', $pid;
 waitpid $pid, 0;
 my $trace = $t->read_file('strace.out');
 my ($tmp) = $trace =~ m!"\Q$d\E/reports/(\.tlsrpt-$worker-\d+\.tmp)"!;
-is(join("\n", map { s/^\d+\s+//r =~ s/, 0600\)/)/r }
+is(join("\n", map { s/^\d+\s+//r =~ s/, 0600\)/)/r =~ s/(openat.*) = \d+$/$1 = fd/r }
 	grep { /openat\(|link\(/ } split /\n/, $trace),
 	join("\n", "openat(AT_FDCWD, \"$d/reports\", O_WRONLY|O_TMPFILE) = -1 "
 		. 'EOPNOTSUPP (Operation not supported) (INJECTED)',
 	"openat(AT_FDCWD, \"$d/reports/" . ($tmp // 'none') . '", '
-		. 'O_WRONLY|O_CREAT|O_EXCL) = ' . ($trace =~ /O_EXCL, 0600\) = (\d+)/)[0],
+		. 'O_WRONLY|O_CREAT|O_EXCL) = fd',
+	"openat(AT_FDCWD, \"$d/reports\", O_RDONLY) = fd",
 	"link(\"$d/reports/" . ($tmp // 'none') . "\", \"$d/reports/"
 		. (grep { my $k = $_; !grep { $_ eq $k } @kept } stored())[0]
-		. '") = 0',
-	"openat(AT_FDCWD, \"$d/reports\", O_RDONLY) = "
-		. ($trace =~ /reports", O_RDONLY\) = (\d+)/)[0]),
-	'the file named in advance, linked into place');
+		. '") = 0'),
+	'the file named in advance, the directory opened to sync the file '
+	. 'system, then the file linked into place');
 is(scalar(grep { /\.tmp$/ } stored()), 0, 'and no temporary file left');
 unlink map { "$d/reports/$_" } grep { my $k = $_; !grep { $_ eq $k } @kept }
 	stored();
@@ -290,6 +291,29 @@ is(answer_bg($one, 'two') . answer_bg($two, 'three'),
 untrace($strace);
 
 is(scalar(my @after = stored()), 4, 'four reports kept, no temporary file');
+
+# group commit: while one report's syncfs() waits for the disk, two more
+# arrive; one syncfs() makes both durable, and one fsync() their names
+
+$t->write_file_expand('nginx.conf', conf('threads=4'));
+$t->reload();
+
+($worker) = $t->workers;
+$strace = trace($worker);
+
+my $first = post_bg('four');
+ok(waiting(1, $size), 'a report waits for its syncfs()');
+my @more = map { post_bg($_) } qw(five six);
+is(join('', map { answer_bg($_->[0], $_->[1]) } [$first, 'four'],
+	[$more[0], 'five'], [$more[1], 'six']), "stored\n 201" x 3,
+	'three reports stored');
+untrace($strace);
+
+my $traced = $t->read_file('strace.out');
+is(join(' ', map { my $c = $_; scalar(() = $traced =~ /^\d+\s+$c\(/mg) }
+	qw(syncfs linkat fsync)), '2 3 2',
+	'two syncfs() and two fsync() for three reports');
+is(scalar(my @all = stored()), 7, 'seven reports kept');
 
 $t->stop;
 like($t->read_file('error.log'),

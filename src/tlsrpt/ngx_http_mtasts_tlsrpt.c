@@ -13,15 +13,16 @@
  *
  * A report is stored under a name made of its end date and the SHA-256 of
  * what identifies it (organization, report-id, date range, policy
- * domains): fsync'd, then linked into place, so that a duplicate finds the
- * name taken and nothing stored is ever overwritten or half-written.  The
- * fsync()s and the link() wait for the disk: they run in nginx's "default"
- * thread pool, so that the worker goes on serving meanwhile.  A report of
- * up to NGX_HTTP_MTASTS_TLSRPT_MEMORY bytes, as most are, is kept in
- * memory until then, and the thread writes it too, to a file without a
- * name (O_TMPFILE) until it is linked into place: the worker makes no
- * file, which costs the file system more than anything else a report
- * does.  A larger one is written as it comes to a temporary file.
+ * domains): made durable, then linked into place, so that a duplicate
+ * finds the name taken and nothing stored is ever overwritten or
+ * half-written.  The syncs and the link() wait for the disk: they run in
+ * nginx's "default" thread pool, so that the worker goes on serving
+ * meanwhile, and the threads that wait at the same time share them.  A
+ * report of up to NGX_HTTP_MTASTS_TLSRPT_MEMORY bytes, as most are, is
+ * kept in memory until then, and the thread writes it too, to a file
+ * without a name (O_TMPFILE) until it is linked into place: the worker
+ * makes no file, which costs the file system more than anything else a
+ * report does.  A larger one is written as it comes to a temporary file.
  */
 
 
@@ -43,7 +44,34 @@
  * thread's while it makes them durable.
  */
 
-typedef struct {
+typedef struct ngx_http_mtasts_tlsrpt_save_s  ngx_http_mtasts_tlsrpt_save_t;
+
+
+#if (NGX_THREADS)
+
+/*
+ * The reports of a directory that wait for the disk at the same time
+ * (group commit): the first thread that finds none being made durable
+ * takes them all, its own with the others', and makes them durable with
+ * one syncfs(), their links and one fsync() of the directory, in place
+ * of two fsync()s each.  The others wait for it.
+ */
+
+typedef struct ngx_http_mtasts_tlsrpt_dir_s  ngx_http_mtasts_tlsrpt_dir_t;
+
+struct ngx_http_mtasts_tlsrpt_dir_s {
+    ngx_str_t                       name;
+    pthread_mutex_t                 mutex;
+    pthread_cond_t                  cond;
+    ngx_http_mtasts_tlsrpt_save_t  *waiting;     /* written, not yet durable */
+    ngx_uint_t                      busy;        /* a thread commits */
+    ngx_http_mtasts_tlsrpt_dir_t   *next;
+};
+
+#endif
+
+
+struct ngx_http_mtasts_tlsrpt_save_s {
     ngx_fd_t                      fd;          /* the temporary file */
     u_char                       *tmp;         /* its name, or NULL */
     u_char                       *spare;       /* one, without O_TMPFILE */
@@ -56,7 +84,13 @@ typedef struct {
     u_char                       *what;        /* on what */
     ngx_err_t                     err;
     ngx_uint_t                    duplicate;   /* the name was taken */
-} ngx_http_mtasts_tlsrpt_save_t;
+    ngx_uint_t                    linked;
+    ngx_uint_t                    done;
+    ngx_http_mtasts_tlsrpt_save_t  *next;       /* committed with it */
+#if (NGX_THREADS)
+    ngx_http_mtasts_tlsrpt_dir_t   *group;
+#endif
+};
 
 
 typedef struct {
@@ -107,6 +141,17 @@ static ngx_int_t ngx_http_mtasts_tlsrpt_write(
     ngx_http_mtasts_tlsrpt_ctx_t *ctx, u_char *data, size_t len);
 static ngx_int_t ngx_http_mtasts_tlsrpt_create(
     ngx_http_mtasts_tlsrpt_save_t *save);
+static void ngx_http_mtasts_tlsrpt_commit(
+    ngx_http_mtasts_tlsrpt_save_t *save);
+static void ngx_http_mtasts_tlsrpt_durable(
+    ngx_http_mtasts_tlsrpt_save_t *batch);
+static void ngx_http_mtasts_tlsrpt_link(ngx_http_mtasts_tlsrpt_save_t *save);
+static void ngx_http_mtasts_tlsrpt_failed(ngx_http_mtasts_tlsrpt_save_t *save,
+    const char *call, u_char *what, ngx_err_t err);
+#if (NGX_THREADS)
+static ngx_http_mtasts_tlsrpt_dir_t *ngx_http_mtasts_tlsrpt_group(
+    ngx_str_t *name, ngx_log_t *log);
+#endif
 static ngx_int_t ngx_http_mtasts_tlsrpt_store(
     ngx_http_mtasts_tlsrpt_ctx_t *ctx);
 static void ngx_http_mtasts_tlsrpt_save(void *data, ngx_log_t *log);
@@ -133,6 +178,9 @@ static void ngx_http_mtasts_tlsrpt_cleanup(void *data);
 
 
 static ngx_uint_t  ngx_http_mtasts_tlsrpt_serial;
+#if (NGX_THREADS)
+static ngx_http_mtasts_tlsrpt_dir_t  *ngx_http_mtasts_tlsrpt_dirs;
+#endif
 
 
 ngx_int_t
@@ -859,121 +907,15 @@ ngx_http_mtasts_tlsrpt_save(void *data, ngx_log_t *log)
 {
     ngx_http_mtasts_tlsrpt_save_t *save = data;
 
-    int       rc;
-    ngx_fd_t  dir;
-    u_char    path[sizeof("/proc/self/fd/") + NGX_INT_T_LEN];
-
     if (save->fd == NGX_INVALID_FILE
         && ngx_http_mtasts_tlsrpt_create(save) != NGX_OK)
     {
-        goto failed;
-    }
-
-    if (fsync(save->fd) == -1) {
-        save->failed = "fsync()";
-        save->what = save->tmp ? save->tmp : save->name;
-        goto failed;
-    }
-
-    if (save->tmp == NULL) {
-
-        /* a file without a name gets one through /proc, while open */
-
-        ngx_sprintf(path, "/proc/self/fd/%d%Z", save->fd);
-
-        rc = linkat(AT_FDCWD, (char *) path, AT_FDCWD, (char *) save->name,
-                    AT_SYMLINK_FOLLOW);
-
-        if (rc == -1 && ngx_errno != NGX_EEXIST) {
-            save->failed = "linkat()";
-            save->what = save->name;
-            goto failed;
-        }
-
-        save->duplicate = (rc == -1);
-
-        if (ngx_close_file(save->fd) == NGX_FILE_ERROR && rc == 0) {
-            save->fd = NGX_INVALID_FILE;
-            save->failed = ngx_close_file_n;
-            save->what = save->name;
-            save->err = ngx_errno;
-            (void) ngx_delete_file(save->name);
-            return;
-        }
-
-        save->fd = NGX_INVALID_FILE;
-
-        if (save->duplicate) {
-            return;
-        }
-
-        goto durable;
-    }
-
-    if (ngx_close_file(save->fd) == NGX_FILE_ERROR) {
-        save->fd = NGX_INVALID_FILE;
-        save->failed = ngx_close_file_n;
-        save->what = save->tmp;
-        goto failed;
-    }
-
-    save->fd = NGX_INVALID_FILE;
-
-    if (link((char *) save->tmp, (char *) save->name) == -1) {
-
-        if (ngx_errno != NGX_EEXIST) {
-            save->failed = "link()";
-            save->what = save->name;
-            goto failed;
-        }
-
-        save->duplicate = 1;
-        (void) ngx_delete_file(save->tmp);
-        save->tmp = NULL;
+        ngx_http_mtasts_tlsrpt_failed(save, save->failed, save->what,
+                                      ngx_errno);
         return;
     }
 
-    (void) ngx_delete_file(save->tmp);
-    save->tmp = NULL;
-
-durable:
-
-    /* the name in the directory is durable too */
-
-    dir = ngx_open_file(save->dir->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (dir == NGX_INVALID_FILE || fsync(dir) == -1) {
-        save->err = ngx_errno;
-        save->failed = "fsync()";
-        save->what = save->dir->data;
-
-        if (dir != NGX_INVALID_FILE) {
-            (void) ngx_close_file(dir);
-        }
-
-        /* the report is there, but may not stay after a crash */
-
-        (void) ngx_delete_file(save->name);
-        return;
-    }
-
-    (void) ngx_close_file(dir);
-
-    return;
-
-failed:
-
-    save->err = ngx_errno;
-
-    if (save->fd != NGX_INVALID_FILE) {
-        (void) ngx_close_file(save->fd);
-        save->fd = NGX_INVALID_FILE;
-    }
-
-    if (save->tmp) {
-        (void) ngx_delete_file(save->tmp);
-        save->tmp = NULL;
-    }
+    ngx_http_mtasts_tlsrpt_commit(save);
 }
 
 
@@ -1024,6 +966,252 @@ ngx_http_mtasts_tlsrpt_create(ngx_http_mtasts_tlsrpt_save_t *save)
 }
 
 
+/* alone, or with the reports written meanwhile: see the group's comment */
+
+static void
+ngx_http_mtasts_tlsrpt_commit(ngx_http_mtasts_tlsrpt_save_t *save)
+{
+#if (NGX_THREADS)
+
+    ngx_http_mtasts_tlsrpt_dir_t   *g;
+    ngx_http_mtasts_tlsrpt_save_t  *batch, *s, *next;
+
+    g = save->group;
+
+    if (g && pthread_mutex_lock(&g->mutex) == 0) {
+        save->done = 0;
+        save->next = g->waiting;
+        g->waiting = save;
+
+        while (!save->done) {
+
+            if (g->busy) {
+                (void) pthread_cond_wait(&g->cond, &g->mutex);
+                continue;
+            }
+
+            batch = g->waiting;
+            g->waiting = NULL;
+            g->busy = 1;
+
+            (void) pthread_mutex_unlock(&g->mutex);
+
+            ngx_http_mtasts_tlsrpt_durable(batch);
+
+            (void) pthread_mutex_lock(&g->mutex);
+
+            for (s = batch; s; s = next) {
+                next = s->next;
+                s->done = 1;
+            }
+
+            g->busy = 0;
+            (void) pthread_cond_broadcast(&g->cond);
+        }
+
+        (void) pthread_mutex_unlock(&g->mutex);
+        return;
+    }
+
+#endif
+
+    save->next = NULL;
+    ngx_http_mtasts_tlsrpt_durable(save);
+}
+
+
+/*
+ * The files of the batch made durable with one syncfs() of their file
+ * system, linked into place, and their names made durable with one
+ * fsync() of the directory.  Each report's result is in its own "save".
+ */
+
+static void
+ngx_http_mtasts_tlsrpt_durable(ngx_http_mtasts_tlsrpt_save_t *batch)
+{
+    ngx_fd_t                        dir;
+    ngx_err_t                       err;
+    ngx_uint_t                      linked;
+    const char                     *call;
+    ngx_http_mtasts_tlsrpt_save_t  *s;
+
+    dir = ngx_open_file(batch->dir->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    err = 0;
+    call = (dir == NGX_INVALID_FILE) ? ngx_open_file_n : "syncfs()";
+
+    if (dir == NGX_INVALID_FILE || syncfs(dir) == -1) {
+        err = ngx_errno;
+    }
+
+    linked = 0;
+
+    for (s = batch; s; s = s->next) {
+
+        if (err) {
+            ngx_http_mtasts_tlsrpt_failed(s, call, s->dir->data, err);
+            continue;
+        }
+
+        ngx_http_mtasts_tlsrpt_link(s);
+        linked += s->linked;
+    }
+
+    if (linked && !err && fsync(dir) == -1) {
+        err = ngx_errno;
+
+        for (s = batch; s; s = s->next) {
+            if (s->linked) {
+
+                /* the report is there, but may not stay after a crash */
+
+                (void) ngx_delete_file(s->name);
+                s->linked = 0;
+                ngx_http_mtasts_tlsrpt_failed(s, "fsync()", s->dir->data,
+                                              err);
+            }
+        }
+    }
+
+    if (dir != NGX_INVALID_FILE) {
+        (void) ngx_close_file(dir);
+    }
+}
+
+
+/* a durable file linked into place: "linked", "duplicate" or "failed" */
+
+static void
+ngx_http_mtasts_tlsrpt_link(ngx_http_mtasts_tlsrpt_save_t *save)
+{
+    int          rc;
+    ngx_err_t    err;
+    const char  *call;
+    u_char       path[sizeof("/proc/self/fd/") + NGX_INT_T_LEN];
+
+    call = save->tmp ? "link()" : "linkat()";
+
+    if (save->tmp == NULL) {
+
+        /* a file without a name gets one through /proc, while open */
+
+        ngx_sprintf(path, "/proc/self/fd/%d%Z", save->fd);
+
+        rc = linkat(AT_FDCWD, (char *) path, AT_FDCWD, (char *) save->name,
+                    AT_SYMLINK_FOLLOW);
+        err = ngx_errno;
+
+        if (ngx_close_file(save->fd) == NGX_FILE_ERROR && rc == 0) {
+            err = ngx_errno;
+            save->fd = NGX_INVALID_FILE;
+            (void) ngx_delete_file(save->name);
+            ngx_http_mtasts_tlsrpt_failed(save, ngx_close_file_n, save->name,
+                                          err);
+            return;
+        }
+
+        save->fd = NGX_INVALID_FILE;
+
+    } else {
+
+        if (ngx_close_file(save->fd) == NGX_FILE_ERROR) {
+            save->fd = NGX_INVALID_FILE;
+            ngx_http_mtasts_tlsrpt_failed(save, ngx_close_file_n, save->tmp,
+                                          ngx_errno);
+            return;
+        }
+
+        save->fd = NGX_INVALID_FILE;
+
+        rc = link((char *) save->tmp, (char *) save->name);
+        err = ngx_errno;
+
+        (void) ngx_delete_file(save->tmp);
+        save->tmp = NULL;
+    }
+
+    if (rc == 0) {
+        save->linked = 1;
+
+    } else if (err == NGX_EEXIST) {
+        save->duplicate = 1;
+
+    } else {
+        ngx_http_mtasts_tlsrpt_failed(save, call, save->name, err);
+    }
+}
+
+
+/* a report not stored: what failed, and nothing of it left on the disk */
+
+static void
+ngx_http_mtasts_tlsrpt_failed(ngx_http_mtasts_tlsrpt_save_t *save,
+    const char *call, u_char *what, ngx_err_t err)
+{
+    save->failed = call;
+    save->what = what;
+    save->err = err;
+
+    if (save->fd != NGX_INVALID_FILE) {
+        (void) ngx_close_file(save->fd);
+        save->fd = NGX_INVALID_FILE;
+    }
+
+    if (save->tmp) {
+        (void) ngx_delete_file(save->tmp);
+        save->tmp = NULL;
+    }
+}
+
+
+#if (NGX_THREADS)
+
+/* in the worker: the directory's group, made at its first report */
+
+static ngx_http_mtasts_tlsrpt_dir_t *
+ngx_http_mtasts_tlsrpt_group(ngx_str_t *name, ngx_log_t *log)
+{
+    ngx_http_mtasts_tlsrpt_dir_t  *g;
+
+    for (g = ngx_http_mtasts_tlsrpt_dirs; g; g = g->next) {
+        if (g->name.len == name->len
+            && ngx_strncmp(g->name.data, name->data, name->len) == 0)
+        {
+            return g;
+        }
+    }
+
+    /* not in a cycle's pool: with "master_process off", cycles come and go */
+
+    g = ngx_calloc(sizeof(ngx_http_mtasts_tlsrpt_dir_t) + name->len, log);
+    if (g == NULL) {
+        return NULL;
+    }
+
+    if (pthread_mutex_init(&g->mutex, NULL) != 0) {
+        ngx_free(g);
+        return NULL;
+    }
+
+    if (pthread_cond_init(&g->cond, NULL) != 0) {
+        (void) pthread_mutex_destroy(&g->mutex);
+        ngx_free(g);
+        return NULL;
+    }
+
+    g->name.data = (u_char *) &g[1];
+    g->name.len = name->len;
+    ngx_memcpy(g->name.data, name->data, name->len);
+
+    g->next = ngx_http_mtasts_tlsrpt_dirs;
+    ngx_http_mtasts_tlsrpt_dirs = g;
+
+    return g;
+}
+
+#endif
+
+
 #if (NGX_THREADS)
 
 /*
@@ -1047,6 +1235,11 @@ ngx_http_mtasts_tlsrpt_offload(ngx_http_mtasts_tlsrpt_ctx_t *ctx)
                                        NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
         return NGX_DONE;
     }
+
+    /* without a group, the thread fsync()s the directory on its own */
+
+    ctx->save.group = ngx_http_mtasts_tlsrpt_group(ctx->save.dir,
+                                                   r->connection->log);
 
     task->ctx = &ctx->save;
     task->handler = ngx_http_mtasts_tlsrpt_save;
