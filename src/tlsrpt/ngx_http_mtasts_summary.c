@@ -384,6 +384,8 @@ ngx_http_mtasts_tlsrpt_exit_process(ngx_cycle_t *cycle)
 
     ngx_http_mtasts_walk_stop(&ngx_http_mtasts_sweep_walk);
 
+    ngx_http_mtasts_tlsrpt_intake_exit();
+
     mmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_mtasts_module);
 
     if (mmcf == NULL || mmcf->tlsrpt_zone == NULL) {

@@ -897,6 +897,16 @@ ngx_http_mtasts_tlsrpt_store(ngx_http_mtasts_tlsrpt_ctx_t *ctx)
 }
 
 
+#if !(NGX_THREADS)
+
+void
+ngx_http_mtasts_tlsrpt_intake_exit(void)
+{
+}
+
+#endif
+
+
 /*
  * In a thread of the pool (or in the worker, without threads): the file
  * and its name made durable.  Nothing here logs: the worker does, after.
@@ -1213,6 +1223,24 @@ ngx_http_mtasts_tlsrpt_group(ngx_str_t *name, ngx_log_t *log)
 
 
 #if (NGX_THREADS)
+
+void
+ngx_http_mtasts_tlsrpt_intake_exit(void)
+{
+    ngx_http_mtasts_tlsrpt_dir_t  *g;
+
+    /* no task is left: a worker with one in the pool does not exit */
+
+    while (ngx_http_mtasts_tlsrpt_dirs) {
+        g = ngx_http_mtasts_tlsrpt_dirs;
+        ngx_http_mtasts_tlsrpt_dirs = g->next;
+
+        (void) pthread_cond_destroy(&g->cond);
+        (void) pthread_mutex_destroy(&g->mutex);
+        ngx_free(g);
+    }
+}
+
 
 /*
  * The files to a thread of the "default" pool: NGX_BUSY until it is done,

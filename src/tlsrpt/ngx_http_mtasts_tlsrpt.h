@@ -73,6 +73,8 @@ ngx_int_t ngx_http_mtasts_tlsrpt_init(ngx_conf_t *cf,
     ngx_http_mtasts_main_conf_t *mmcf);
 ngx_int_t ngx_http_mtasts_tlsrpt_init_process(ngx_cycle_t *cycle);
 void ngx_http_mtasts_tlsrpt_exit_process(ngx_cycle_t *cycle);
+/* the intake's own, at the worker's exit: after the thread pool's */
+void ngx_http_mtasts_tlsrpt_intake_exit(void);
 void ngx_http_mtasts_tlsrpt_count(ngx_http_mtasts_main_conf_t *mmcf,
     json_object *root, mtasts_report_t *rep, u_char *name, ngx_log_t *log);
 ngx_int_t ngx_http_mtasts_tlsrpt_summary(ngx_pool_t *pool,
