@@ -1032,8 +1032,9 @@ ngx_http_mtasts_tlsrpt_commit(ngx_http_mtasts_tlsrpt_save_t *save)
 
 /*
  * The files of the batch made durable with one syncfs() of their file
- * system, linked into place, and their names made durable with one
- * fsync() of the directory.  Each report's result is in its own "save".
+ * system (a file alone: its fsync()), linked into place, and their names
+ * made durable with one fsync() of the directory.  Each report's result
+ * is in its own "save".
  */
 
 static void
@@ -1048,10 +1049,23 @@ ngx_http_mtasts_tlsrpt_durable(ngx_http_mtasts_tlsrpt_save_t *batch)
     dir = ngx_open_file(batch->dir->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
 
     err = 0;
-    call = (dir == NGX_INVALID_FILE) ? ngx_open_file_n : "syncfs()";
 
-    if (dir == NGX_INVALID_FILE || syncfs(dir) == -1) {
+    /*
+     * A report alone: its own fsync(), which writes less than a syncfs()
+     * of the whole file system (what else is pending there too)
+     */
+
+    if (dir == NGX_INVALID_FILE) {
         err = ngx_errno;
+        call = ngx_open_file_n;
+
+    } else if (batch->next == NULL) {
+        err = (fsync(batch->fd) == -1) ? ngx_errno : 0;
+        call = "fsync()";
+
+    } else {
+        err = (syncfs(dir) == -1) ? ngx_errno : 0;
+        call = "syncfs()";
     }
 
     linked = 0;
