@@ -57,6 +57,8 @@ struct ngx_http_mtasts_dnssec_ctx_s {
 };
 
 
+static ngx_int_t ngx_http_mtasts_dnssec_init(ngx_http_mtasts_dnssec_t *res,
+    ngx_pool_t *pool);
 static ngx_int_t ngx_http_mtasts_dnssec_wait(ngx_http_mtasts_dnssec_ctx_t *ctx,
     ngx_pool_t *pool, ngx_http_mtasts_dnssec_t *res,
     ngx_http_mtasts_dnssec_done_pt done, void *data);
@@ -102,15 +104,7 @@ ngx_http_mtasts_dnssec_lookup(ngx_pool_t *pool, const char *name,
     ngx_uint_t                     hash;
     ngx_http_mtasts_dnssec_ctx_t  *ctx;
 
-    ngx_memzero(res, sizeof(ngx_http_mtasts_dnssec_t));
-    res->status = ARES_ENOTFOUND;
-
-    if (ngx_array_init(&res->records, pool, 2, sizeof(ngx_str_t))
-           != NGX_OK
-        || ngx_array_init(&res->rrs, pool, 2,
-                          sizeof(ngx_http_mtasts_tlsa_rr_t))
-           != NGX_OK)
-    {
+    if (ngx_http_mtasts_dnssec_init(res, pool) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -152,6 +146,26 @@ ngx_http_mtasts_dnssec_lookup(ngx_pool_t *pool, const char *name,
         || ngx_http_mtasts_dnssec_send(ctx) != NGX_OK)
     {
         ngx_http_mtasts_dnssec_forget(ctx);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* an empty result: no answer yet */
+
+static ngx_int_t
+ngx_http_mtasts_dnssec_init(ngx_http_mtasts_dnssec_t *res, ngx_pool_t *pool)
+{
+    ngx_memzero(res, sizeof(ngx_http_mtasts_dnssec_t));
+    res->status = ARES_ENOTFOUND;
+
+    if (ngx_array_init(&res->records, pool, 2, sizeof(ngx_str_t)) != NGX_OK
+        || ngx_array_init(&res->rrs, pool, 2,
+                          sizeof(ngx_http_mtasts_tlsa_rr_t))
+           != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -241,14 +255,7 @@ ngx_http_mtasts_dnssec_new(const char *name, size_t len, ngx_uint_t type,
 
     ngx_memcpy(ctx->name, name, len + 1);
 
-    ctx->res.status = ARES_ENOTFOUND;
-
-    if (ngx_array_init(&ctx->res.records, pool, 2, sizeof(ngx_str_t))
-           != NGX_OK
-        || ngx_array_init(&ctx->res.rrs, pool, 2,
-                          sizeof(ngx_http_mtasts_tlsa_rr_t))
-           != NGX_OK)
-    {
+    if (ngx_http_mtasts_dnssec_init(&ctx->res, pool) != NGX_OK) {
         goto failed;
     }
 

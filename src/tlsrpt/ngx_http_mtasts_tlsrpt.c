@@ -38,6 +38,11 @@
 #define NGX_HTTP_MTASTS_TLSRPT_KEY    32        /* hex digits in a name */
 #define NGX_HTTP_MTASTS_TLSRPT_MEMORY 65536     /* a report kept in memory */
 
+/* the room of a temporary name in the directory of ctx */
+#define NGX_HTTP_MTASTS_TLSRPT_TMP(ctx)                                      \
+    ((ctx)->conf->tlsrpt->name.len + sizeof("/.tlsrpt--.tmp")                 \
+     + 2 * NGX_INT_T_LEN)
+
 
 /*
  * The files of a report: the worker's while it takes the body, the
@@ -135,6 +140,10 @@ static ngx_int_t ngx_http_mtasts_tlsrpt_end(
     ngx_http_mtasts_tlsrpt_ctx_t *ctx);
 static ngx_int_t ngx_http_mtasts_tlsrpt_keep(
     ngx_http_mtasts_tlsrpt_ctx_t *ctx, u_char *data, size_t len);
+static void ngx_http_mtasts_tlsrpt_tmp_name(ngx_http_mtasts_tlsrpt_ctx_t *ctx,
+    u_char *p);
+static ngx_int_t ngx_http_mtasts_tlsrpt_write_fd(ngx_fd_t fd, u_char *data,
+    size_t len);
 static ngx_int_t ngx_http_mtasts_tlsrpt_open(
     ngx_http_mtasts_tlsrpt_ctx_t *ctx);
 static ngx_int_t ngx_http_mtasts_tlsrpt_write(
@@ -642,6 +651,36 @@ ngx_http_mtasts_tlsrpt_keep(ngx_http_mtasts_tlsrpt_ctx_t *ctx, u_char *data,
 }
 
 
+/* the next temporary name of this worker, into NGX_HTTP_MTASTS_TLSRPT_TMP */
+
+static void
+ngx_http_mtasts_tlsrpt_tmp_name(ngx_http_mtasts_tlsrpt_ctx_t *ctx, u_char *p)
+{
+    ngx_sprintf(p, "%V/.tlsrpt-%P-%ui.tmp%Z", &ctx->conf->tlsrpt->name,
+                ngx_pid, ngx_http_mtasts_tlsrpt_serial++);
+}
+
+
+/* all of it, or NGX_ERROR with errno set; in the worker or a thread */
+
+static ngx_int_t
+ngx_http_mtasts_tlsrpt_write_fd(ngx_fd_t fd, u_char *data, size_t len)
+{
+    u_char   *p, *last;
+    ssize_t   n;
+
+    for (p = data, last = data + len; p < last; p += n) {
+        n = ngx_write_fd(fd, p, last - p);
+
+        if (n == -1) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 /*
  * A temporary file in the directory, for a rename-free link(), made
  * here as nginx makes a request body's.  A name taken is left alone (a
@@ -653,21 +692,16 @@ static ngx_int_t
 ngx_http_mtasts_tlsrpt_open(ngx_http_mtasts_tlsrpt_ctx_t *ctx)
 {
     u_char      *p;
-    size_t       len;
     ngx_uint_t   i;
 
-    len = ctx->conf->tlsrpt->name.len + sizeof("/.tlsrpt--.tmp")
-          + 2 * NGX_INT_T_LEN;
-
-    p = ngx_pnalloc(ctx->request->pool, len);
+    p = ngx_pnalloc(ctx->request->pool, NGX_HTTP_MTASTS_TLSRPT_TMP(ctx));
     if (p == NULL) {
         return ngx_http_mtasts_tlsrpt_fail(ctx,
                                        NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
     }
 
     for (i = 0; i < 8; i++) {
-        ngx_sprintf(p, "%V/.tlsrpt-%P-%ui.tmp%Z", &ctx->conf->tlsrpt->name,
-                    ngx_pid, ngx_http_mtasts_tlsrpt_serial++);
+        ngx_http_mtasts_tlsrpt_tmp_name(ctx, p);
 
         ctx->save.fd = ngx_open_file(p, NGX_FILE_WRONLY,
                                      NGX_FILE_CREATE_OR_OPEN|O_EXCL, 0600);
@@ -691,16 +725,8 @@ static ngx_int_t
 ngx_http_mtasts_tlsrpt_write(ngx_http_mtasts_tlsrpt_ctx_t *ctx,
     u_char *data, size_t len)
 {
-    u_char   *p, *last;
-    ssize_t   n;
-
-    for (p = data, last = data + len; p < last; p += n) {
-        n = ngx_write_fd(ctx->save.fd, p, last - p);
-
-        if (n == -1) {
-            return ngx_http_mtasts_tlsrpt_io(ctx, ngx_write_fd_n,
-                                             ctx->save.tmp);
-        }
+    if (ngx_http_mtasts_tlsrpt_write_fd(ctx->save.fd, data, len) != NGX_OK) {
+        return ngx_http_mtasts_tlsrpt_io(ctx, ngx_write_fd_n, ctx->save.tmp);
     }
 
     return NGX_OK;
@@ -869,17 +895,13 @@ ngx_http_mtasts_tlsrpt_store(ngx_http_mtasts_tlsrpt_ctx_t *ctx)
 
         /* made by the thread, where O_TMPFILE does not work */
 
-        ctx->save.spare = ngx_pnalloc(r->pool, ctx->conf->tlsrpt->name.len
-                                               + sizeof("/.tlsrpt--.tmp")
-                                               + 2 * NGX_INT_T_LEN);
+        ctx->save.spare = ngx_pnalloc(r->pool, NGX_HTTP_MTASTS_TLSRPT_TMP(ctx));
         if (ctx->save.spare == NULL) {
             return ngx_http_mtasts_tlsrpt_fail(ctx,
                                        NGX_HTTP_INTERNAL_SERVER_ERROR, NULL);
         }
 
-        ngx_sprintf(ctx->save.spare, "%V/.tlsrpt-%P-%ui.tmp%Z",
-                    &ctx->conf->tlsrpt->name, ngx_pid,
-                    ngx_http_mtasts_tlsrpt_serial++);
+        ngx_http_mtasts_tlsrpt_tmp_name(ctx, ctx->save.spare);
     }
 
 #if (NGX_THREADS)
@@ -920,8 +942,6 @@ ngx_http_mtasts_tlsrpt_save(void *data, ngx_log_t *log)
     if (save->fd == NGX_INVALID_FILE
         && ngx_http_mtasts_tlsrpt_create(save) != NGX_OK)
     {
-        ngx_http_mtasts_tlsrpt_failed(save, save->failed, save->what,
-                                      ngx_errno);
         return;
     }
 
@@ -938,9 +958,6 @@ ngx_http_mtasts_tlsrpt_save(void *data, ngx_log_t *log)
 static ngx_int_t
 ngx_http_mtasts_tlsrpt_create(ngx_http_mtasts_tlsrpt_save_t *save)
 {
-    u_char   *p, *last;
-    ssize_t   n;
-
     save->fd = ngx_open_file(save->dir->data, NGX_FILE_WRONLY, O_TMPFILE,
                              0600);
 
@@ -957,19 +974,18 @@ ngx_http_mtasts_tlsrpt_create(ngx_http_mtasts_tlsrpt_save_t *save)
     }
 
     if (save->fd == NGX_INVALID_FILE) {
-        save->failed = ngx_open_file_n;
-        save->what = save->dir->data;
+        ngx_http_mtasts_tlsrpt_failed(save, ngx_open_file_n, save->dir->data,
+                                      ngx_errno);
         return NGX_ERROR;
     }
 
-    for (p = save->data, last = p + save->len; p < last; p += n) {
-        n = ngx_write_fd(save->fd, p, last - p);
-
-        if (n == -1) {
-            save->failed = ngx_write_fd_n;
-            save->what = save->tmp ? save->tmp : save->name;
-            return NGX_ERROR;
-        }
+    if (ngx_http_mtasts_tlsrpt_write_fd(save->fd, save->data, save->len)
+        != NGX_OK)
+    {
+        ngx_http_mtasts_tlsrpt_failed(save, ngx_write_fd_n,
+                                      save->tmp ? save->tmp : save->name,
+                                      ngx_errno);
+        return NGX_ERROR;
     }
 
     return NGX_OK;
@@ -984,7 +1000,7 @@ ngx_http_mtasts_tlsrpt_commit(ngx_http_mtasts_tlsrpt_save_t *save)
 #if (NGX_THREADS)
 
     ngx_http_mtasts_tlsrpt_dir_t   *g;
-    ngx_http_mtasts_tlsrpt_save_t  *batch, *s, *next;
+    ngx_http_mtasts_tlsrpt_save_t  *batch, *s;
 
     g = save->group;
 
@@ -1010,8 +1026,7 @@ ngx_http_mtasts_tlsrpt_commit(ngx_http_mtasts_tlsrpt_save_t *save)
 
             (void) pthread_mutex_lock(&g->mutex);
 
-            for (s = batch; s; s = next) {
-                next = s->next;
+            for (s = batch; s; s = s->next) {
                 s->done = 1;
             }
 
