@@ -24,6 +24,7 @@
 #define NGX_HTTP_MTASTS_PUB_WORKERS    256
 #define NGX_HTTP_MTASTS_PUB_TASKS      16       /* at once, per worker */
 #define NGX_HTTP_MTASTS_PUB_STARTS     2        /* per event loop turn */
+#define NGX_HTTP_MTASTS_PUB_STEPS      1        /* answers, per turn */
 #define NGX_HTTP_MTASTS_PUB_TRIES      3        /* UDP, UDP, TCP */
 #define NGX_HTTP_MTASTS_PUB_RACES      3        /* changed meanwhile */
 #define NGX_HTTP_MTASTS_PUB_STALE      120      /* a claim is dead */
@@ -90,6 +91,7 @@ struct ngx_http_mtasts_pub_zone_s {
 
 typedef struct {
     ngx_queue_t                   queue;
+    ngx_queue_t                   ready;       /* an answer to handle */
     ngx_pool_t                   *pool;
     ngx_log_t                    *log;
     ngx_http_mtasts_main_conf_t  *mmcf;
@@ -125,6 +127,10 @@ typedef struct {
     size_t                        got;
     size_t                        want;
     u_char                        length[2];
+
+    u_char                       *answer;      /* read, not yet handled */
+    size_t                        answer_len;
+    unsigned                      queued:1;
 } ngx_http_mtasts_pub_task_t;
 
 
@@ -145,8 +151,11 @@ static void ngx_http_mtasts_pub_start(ngx_http_mtasts_main_conf_t *mmcf,
 static void ngx_http_mtasts_pub_next(ngx_http_mtasts_pub_task_t *t);
 static void ngx_http_mtasts_pub_send(ngx_http_mtasts_pub_task_t *t);
 static void ngx_http_mtasts_pub_write(ngx_event_t *wev);
-static void ngx_http_mtasts_pub_sent(ngx_event_t *wev);
+static void ngx_http_mtasts_pub_idle(ngx_event_t *ev);
 static void ngx_http_mtasts_pub_read(ngx_event_t *rev);
+static void ngx_http_mtasts_pub_queue(ngx_http_mtasts_pub_task_t *t,
+    u_char *wire, size_t len);
+static void ngx_http_mtasts_pub_pace(ngx_event_t *ev);
 static void ngx_http_mtasts_pub_timedout(ngx_http_mtasts_pub_task_t *t);
 static void ngx_http_mtasts_pub_close(ngx_http_mtasts_pub_task_t *t);
 static void ngx_http_mtasts_pub_answer(ngx_http_mtasts_pub_task_t *t,
@@ -191,6 +200,8 @@ static ngx_uint_t    ngx_http_mtasts_pub_running;
 static ngx_uint_t    ngx_http_mtasts_pub_slot = NGX_HTTP_MTASTS_PUB_WORKERS;
 static ngx_event_t   ngx_http_mtasts_pub_event;
 static ngx_event_t   ngx_http_mtasts_pub_fill;
+static ngx_queue_t   ngx_http_mtasts_pub_ready;
+static ngx_event_t   ngx_http_mtasts_pub_turn;
 static ngx_uint_t    ngx_http_mtasts_pub_cursor;
 
 
@@ -761,6 +772,7 @@ ngx_http_mtasts_publish_init_process(ngx_cycle_t *cycle)
     pz = mmcf->publish;
 
     ngx_queue_init(&ngx_http_mtasts_pub_tasks);
+    ngx_queue_init(&ngx_http_mtasts_pub_ready);
 
     /* this worker serves this configuration */
 
@@ -796,6 +808,10 @@ ngx_http_mtasts_publish_init_process(ngx_cycle_t *cycle)
     ngx_http_mtasts_pub_fill.handler = ngx_http_mtasts_pub_fill_handler;
     ngx_http_mtasts_pub_fill.data = mmcf;
     ngx_http_mtasts_pub_fill.log = cycle->log;
+
+    ngx_http_mtasts_pub_turn.handler = ngx_http_mtasts_pub_pace;
+    ngx_http_mtasts_pub_turn.data = mmcf;
+    ngx_http_mtasts_pub_turn.log = cycle->log;
 
     ngx_add_timer(&ngx_http_mtasts_pub_event, 200 + ngx_worker * 50);
 
@@ -836,6 +852,10 @@ ngx_http_mtasts_publish_exit_process(ngx_cycle_t *cycle)
 
     if (ngx_http_mtasts_pub_fill.posted) {
         ngx_delete_posted_event(&ngx_http_mtasts_pub_fill);
+    }
+
+    if (ngx_http_mtasts_pub_turn.posted) {
+        ngx_delete_posted_event(&ngx_http_mtasts_pub_turn);
     }
 
     if (ngx_http_mtasts_pub_slot < NGX_HTTP_MTASTS_PUB_WORKERS) {
@@ -929,7 +949,7 @@ ngx_http_mtasts_pub_fill_handler(ngx_event_t *ev)
         && ngx_http_mtasts_pub_running < NGX_HTTP_MTASTS_PUB_TASKS
         && !ev->posted)
     {
-        ngx_post_event(ev, &ngx_posted_events);
+        ngx_post_event(ev, &ngx_posted_next_events);
     }
 }
 
@@ -1337,7 +1357,8 @@ ngx_http_mtasts_pub_write(ngx_event_t *wev)
      * events) must not send the message again
      */
 
-    wev->handler = ngx_http_mtasts_pub_sent;
+    wev->handler = ngx_http_mtasts_pub_idle;
+    c->read->handler = ngx_http_mtasts_pub_read;
 
     ngx_add_timer(c->read, t->mmcf->resolver_timeout);
 
@@ -1353,10 +1374,11 @@ ngx_http_mtasts_pub_write(ngx_event_t *wev)
 
 
 static void
-ngx_http_mtasts_pub_sent(ngx_event_t *wev)
+ngx_http_mtasts_pub_idle(ngx_event_t *ev)
 {
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, wev->log, 0,
-                   "mta-sts publish: message already sent");
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                   "mta-sts publish: %s event while idle",
+                   ev->write ? "write" : "read");
 }
 
 
@@ -1410,7 +1432,7 @@ ngx_http_mtasts_pub_read(ngx_event_t *rev)
                 ngx_del_timer(rev);
             }
 
-            ngx_http_mtasts_pub_answer(t, t->buf, n);
+            ngx_http_mtasts_pub_queue(t, t->buf, n);
             return;
         }
 
@@ -1465,7 +1487,7 @@ ngx_http_mtasts_pub_read(ngx_event_t *rev)
                 wire = t->buf;
 
                 ngx_http_mtasts_pub_close(t);
-                ngx_http_mtasts_pub_answer(t, wire, t->want);
+                ngx_http_mtasts_pub_queue(t, wire, t->want);
                 return;
             }
         }
@@ -1482,6 +1504,63 @@ ngx_http_mtasts_pub_read(ngx_event_t *rev)
 
         ngx_http_mtasts_pub_timedout(t);
         return;
+    }
+}
+
+
+/*
+ * An answer is handled in a later turn of the event loop, a few answers
+ * a turn.  Handling one builds, signs and sends the next message, about
+ * 100 us; the answers of all the tasks often arrive together, and
+ * handled at once they would hold up the requests that came with them.
+ * Until then the socket's events are ignored: the answer is in its
+ * buffer.
+ */
+
+static void
+ngx_http_mtasts_pub_queue(ngx_http_mtasts_pub_task_t *t, u_char *wire,
+    size_t len)
+{
+    if (t->peer.connection) {
+        t->peer.connection->read->handler = ngx_http_mtasts_pub_idle;
+    }
+
+    t->answer = wire;
+    t->answer_len = len;
+    t->queued = 1;
+
+    ngx_queue_insert_tail(&ngx_http_mtasts_pub_ready, &t->ready);
+
+    if (!ngx_http_mtasts_pub_turn.posted) {
+        ngx_post_event(&ngx_http_mtasts_pub_turn, &ngx_posted_next_events);
+    }
+}
+
+
+static void
+ngx_http_mtasts_pub_pace(ngx_event_t *ev)
+{
+    ngx_uint_t                   n;
+    ngx_queue_t                 *q;
+    ngx_http_mtasts_pub_task_t  *t;
+
+    for (n = 0; n < NGX_HTTP_MTASTS_PUB_STEPS; n++) {
+
+        if (ngx_queue_empty(&ngx_http_mtasts_pub_ready)) {
+            return;
+        }
+
+        q = ngx_queue_head(&ngx_http_mtasts_pub_ready);
+        ngx_queue_remove(q);
+
+        t = ngx_queue_data(q, ngx_http_mtasts_pub_task_t, ready);
+        t->queued = 0;
+
+        ngx_http_mtasts_pub_answer(t, t->answer, t->answer_len);
+    }
+
+    if (!ngx_queue_empty(&ngx_http_mtasts_pub_ready) && !ev->posted) {
+        ngx_post_event(ev, &ngx_posted_next_events);
     }
 }
 
@@ -2013,13 +2092,17 @@ ngx_http_mtasts_pub_done(ngx_http_mtasts_pub_task_t *t, ngx_uint_t state,
     ngx_queue_remove(&t->queue);
     ngx_http_mtasts_pub_running--;
 
+    if (t->queued) {
+        ngx_queue_remove(&t->ready);
+    }
+
     ngx_destroy_pool(t->pool);
 
     if (!ngx_exiting && !ngx_quit && !ngx_terminate
         && !ngx_http_mtasts_pub_fill.posted
         && ngx_http_mtasts_pub_fill.handler)
     {
-        ngx_post_event(&ngx_http_mtasts_pub_fill, &ngx_posted_events);
+        ngx_post_event(&ngx_http_mtasts_pub_fill, &ngx_posted_next_events);
     }
 }
 
