@@ -437,11 +437,37 @@ ngx_http_mtasts_snapshot_results(ngx_pool_t *pool,
     ngx_uint_t from, ngx_uint_t to)
 {
     u_char                    *p;
+    size_t                     size;
     ngx_uint_t                 i;
     ngx_http_mtasts_item_t    *item;
     ngx_http_mtasts_result_t  *res;
 
     ngx_shmtx_lock(&mmcf->shpool->mutex);
+
+    /*
+     * one block for the slice: a block per result made thousands of
+     * allocations a render, each of a pool block of its own
+     */
+
+    size = 0;
+
+    for (i = from; i < to; i++) {
+        res = view->items[i].node->result;
+
+        if (res) {
+            size += ngx_align(res->size, NGX_ALIGNMENT);
+        }
+    }
+
+    p = NULL;
+
+    if (size) {
+        p = ngx_palloc(pool, size);
+        if (p == NULL) {
+            ngx_shmtx_unlock(&mmcf->shpool->mutex);
+            return NGX_ERROR;
+        }
+    }
 
     for (i = from; i < to; i++) {
         item = &view->items[i];
@@ -451,16 +477,12 @@ ngx_http_mtasts_snapshot_results(ngx_pool_t *pool,
             continue;
         }
 
-        p = ngx_palloc(pool, res->size);
-        if (p == NULL) {
-            ngx_shmtx_unlock(&mmcf->shpool->mutex);
-            return NGX_ERROR;
-        }
-
         ngx_memcpy(p, res, res->size);
 
         item->result = (ngx_http_mtasts_result_t *) p;
         ngx_http_mtasts_result_relocate(item->result, (u_char *) res);
+
+        p += ngx_align(res->size, NGX_ALIGNMENT);
     }
 
     ngx_shmtx_unlock(&mmcf->shpool->mutex);

@@ -2,12 +2,15 @@
 /*
  * Copyright (C) ngx_http_mtasts_module authors
  *
- * Writing a render's output: the two passes (measure, then fill one buffer
- * of the size measured), numbers, times and text.
+ * Writing a render's output: a chain of buffers, each filled before the
+ * next is made; numbers, times and text.
  */
 
 
 #include "ngx_http_mtasts_render.h"
+
+
+#define NGX_HTTP_MTASTS_BUF_SIZE  65536
 
 
 ngx_str_t  ngx_http_mtasts_states[] = {
@@ -33,24 +36,70 @@ ngx_str_t  ngx_http_mtasts_check_names[] = {
 
 
 /*
- * Whether "len" bytes are to be written now: not while measuring, and
- * never past the buffer, should the view have changed since.
+ * Whether "len" bytes can be written at out->pos: when the last buffer
+ * has not that much room left, it joins the chain and a new one is made,
+ * of at least "len" bytes.  0 once memory ran out.
  */
 
 ngx_uint_t
 ngx_http_mtasts_room(ngx_http_mtasts_out_t *out, size_t len)
 {
-    if (out->pos == NULL) {
-        out->size += len;
+    ngx_buf_t  *b;
+
+    if (out->pos && (size_t) (out->end - out->pos) >= len) {
+        return 1;
+    }
+
+    if (out->failed || ngx_http_mtasts_flush(out) != NGX_OK) {
         return 0;
     }
 
-    if ((size_t) (out->end - out->pos) < len) {
-        out->overflow = 1;
+    b = ngx_create_temp_buf(out->pool,
+                            ngx_max(len, NGX_HTTP_MTASTS_BUF_SIZE));
+    if (b == NULL) {
+        out->failed = 1;
         return 0;
     }
+
+    out->buf = b;
+    out->pos = b->pos;
+    out->end = b->end;
 
     return 1;
+}
+
+
+/* the last buffer, what it holds, joins the chain */
+
+ngx_int_t
+ngx_http_mtasts_flush(ngx_http_mtasts_out_t *out)
+{
+    ngx_chain_t  *cl;
+
+    if (out->buf == NULL) {
+        return NGX_OK;
+    }
+
+    out->buf->last = out->pos;
+
+    cl = ngx_alloc_chain_link(out->pool);
+    if (cl == NULL) {
+        out->failed = 1;
+        return NGX_ERROR;
+    }
+
+    cl->buf = out->buf;
+    cl->next = NULL;
+
+    *out->next = cl;
+    out->next = &cl->next;
+    out->size += out->pos - out->buf->pos;
+
+    out->buf = NULL;
+    out->pos = NULL;
+    out->end = NULL;
+
+    return NGX_OK;
 }
 
 

@@ -3,13 +3,12 @@
  * Copyright (C) ngx_http_mtasts_module authors
  *
  * A render of a view in a format.  Each format is a list of sections, each
- * a head and a line per domain.  A render runs the sections twice over the
- * same view: once to measure the body, once to fill one buffer of exactly
- * that size; a call renders a slice of NGX_HTTP_MTASTS_SLICE lines, so
- * that a status answer of thousands of domains takes many turns of the
- * event loop and other requests are served meanwhile.  The results are
- * copied from the shared zone the same way, a slice at a time, before
- * the first pass.
+ * a head and a line per domain.  A render runs the sections once over the
+ * view, into a chain of buffers; a call renders a slice of
+ * NGX_HTTP_MTASTS_SLICE lines, so that a status answer of thousands of
+ * domains takes many turns of the event loop and other requests are
+ * served meanwhile.  The results are copied from the shared zone the same
+ * way, a slice at a time, before the sections are.
  */
 
 
@@ -20,15 +19,13 @@
 
 
 #define NGX_HTTP_MTASTS_PREPARE   0
-#define NGX_HTTP_MTASTS_MEASURE   1
-#define NGX_HTTP_MTASTS_FILL      2
+#define NGX_HTTP_MTASTS_FILL      1
 
 
 struct ngx_http_mtasts_render_s {
     ngx_http_request_t           *request;
     ngx_http_mtasts_section_t    *sections;
     ngx_http_mtasts_out_t         out;
-    ngx_buf_t                    *buf;
     ngx_uint_t                    phase;
     ngx_uint_t                    section;     /* where the pass is */
     ngx_uint_t                    row;
@@ -89,6 +86,8 @@ ngx_http_mtasts_render_create(ngx_http_request_t *r,
     rd->request = r;
     rd->sections = ngx_http_mtasts_formats[format];
     rd->out.view = view;
+    rd->out.pool = r->pool;
+    rd->out.next = &rd->out.chain;
     rd->out.dane = ((ngx_http_mtasts_main_conf_t *)
                     ngx_http_get_module_main_conf(r, ngx_http_mtasts_module))
                    ->dane;
@@ -269,52 +268,36 @@ ngx_http_mtasts_render(ngx_http_mtasts_render_t *rd, ngx_chain_t **chain)
         }
 
         rd->row = 0;
-        rd->phase = NGX_HTTP_MTASTS_MEASURE;
-    }
-
-    if (rd->phase == NGX_HTTP_MTASTS_MEASURE) {
-
-        if (ngx_http_mtasts_pass(rd, &budget) == NGX_AGAIN) {
-            return NGX_AGAIN;
-        }
-
-        rd->buf = ngx_create_temp_buf(r->pool, out->size);
-        if (rd->buf == NULL) {
-            return NGX_ERROR;
-        }
-
-        out->pos = rd->buf->pos;
-        out->end = rd->buf->end;
         rd->phase = NGX_HTTP_MTASTS_FILL;
     }
 
     if (ngx_http_mtasts_pass(rd, &budget) == NGX_AGAIN) {
-        return NGX_AGAIN;
+        return out->failed ? NGX_ERROR : NGX_AGAIN;
     }
 
-    if (out->overflow) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "mta-sts status changed while rendered");
+    /* the last buffer; an empty one when nothing was written */
+
+    if (out->buf == NULL && out->chain == NULL) {
+        out->buf = ngx_calloc_buf(r->pool);
+        if (out->buf == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (out->failed || ngx_http_mtasts_flush(out) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    rd->buf->last = out->pos;
-    rd->buf->last_buf = (r == r->main) ? 1 : 0;
-    rd->buf->last_in_chain = 1;
+    for (cl = out->chain; cl->next; cl = cl->next) { /* void */ }
+
+    cl->buf->last_buf = (r == r->main) ? 1 : 0;
+    cl->buf->last_in_chain = 1;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "mta-sts status: %ui domains, %uz bytes",
                    out->view->nitems, out->size);
 
-    cl = ngx_alloc_chain_link(r->pool);
-    if (cl == NULL) {
-        return NGX_ERROR;
-    }
-
-    cl->buf = rd->buf;
-    cl->next = NULL;
-
-    *chain = cl;
+    *chain = out->chain;
 
     return NGX_OK;
 }

@@ -55,10 +55,14 @@ typedef struct {
 typedef struct {
     ngx_http_mtasts_view_t       *view;
     ngx_http_mtasts_row_t        *rows;
-    u_char                       *pos;         /* NULL: measuring */
+    ngx_pool_t                   *pool;
+    u_char                       *pos;         /* in the last buffer */
     u_char                       *end;
-    size_t                        size;
-    ngx_uint_t                    overflow;
+    ngx_buf_t                    *buf;         /* the last buffer */
+    ngx_chain_t                  *chain;       /* the buffers before it */
+    ngx_chain_t                 **next;
+    size_t                        size;        /* of those buffers */
+    ngx_uint_t                    failed;      /* out of memory */
     ngx_uint_t                    any;         /* a line in this section */
     size_t                        width[NGX_HTTP_MTASTS_NCOLS];
     ngx_uint_t                    tlsrpt;      /* reports are summed up */
@@ -110,6 +114,7 @@ ngx_int_t ngx_http_mtasts_render(ngx_http_mtasts_render_t *rd,
 /* the output: ngx_http_mtasts_output.c */
 
 ngx_uint_t ngx_http_mtasts_room(ngx_http_mtasts_out_t *out, size_t len);
+ngx_int_t ngx_http_mtasts_flush(ngx_http_mtasts_out_t *out);
 void ngx_http_mtasts_put(ngx_http_mtasts_out_t *out, u_char *data, size_t len);
 void ngx_http_mtasts_pad(ngx_http_mtasts_out_t *out, size_t n);
 void ngx_http_mtasts_printf(ngx_http_mtasts_out_t *out, const char *fmt, ...);
