@@ -110,17 +110,23 @@ def machine_section(doc, m):
         pt = parts[name]
         busy = pt.get('cpu_busy_before', {})
         after = pt.get('cpu_busy_after', {})
-        rows.append([name, pt['before']['date'],
+        b = pt['before']
+        rows.append([name, b['date'],
+                     '%s%s' % (b.get('commit'),
+                               ' (modified)' if b.get('tree_modified')
+                               else ''),
                      fnum(pt.get('seconds')),
                      ' / '.join('%.2f' % x for x in pt['before']['loadavg']),
                      ', '.join('%s %d%%' % (c, 100 * v)
                                for c, v in sorted(busy.items())),
                      ', '.join('%s %d%%' % (c, 100 * v)
                                for c, v in sorted(after.items()))])
-    doc.p('When each part ran, and the load of the machine from other '
-          'processes just before and after it (cores busy over 2 s while '
-          'the benchmark was idle; the load average includes it):', '')
-    doc.table(['part', 'started', 'seconds', 'load average',
+    doc.p('When each part ran, the commit it measured (`bench/run` with '
+          'some parts runs them again), and the load of the machine from '
+          'other processes just before and after it (cores busy over 2 s '
+          'while the benchmark was idle; the load average includes it):',
+          '')
+    doc.table(['part', 'started', 'commit', 'seconds', 'load average',
                'other load before', 'after'], rows)
 
 
