@@ -179,8 +179,17 @@ def write_file(path, text, mode=0o644):
 
 
 def fresh_dir(path):
+    """an empty directory at path; what was there goes to OUT/trash, which
+    bench/run deletes when it ends, not now: ext4 without a journal (this
+    machine's) checks, for each file it makes, whether the free inodes it
+    looks at were deleted in the last minutes (recently_deleted()), and the
+    hundreds of thousands of files of an earlier run, deleted just before
+    a part, made its file creations several times slower"""
     if os.path.isdir(path):
-        shutil.rmtree(path)
+        trash = os.path.join(OUT, 'trash')
+        os.makedirs(trash, exist_ok=True)
+        os.rename(path, os.path.join(trash, '%s-%d-%d' % (
+            os.path.basename(path), os.getpid(), time.monotonic_ns())))
     os.makedirs(path)
     return path
 
