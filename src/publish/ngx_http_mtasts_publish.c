@@ -1509,12 +1509,12 @@ ngx_http_mtasts_pub_read(ngx_event_t *rev)
 
 
 /*
- * An answer is handled in a later turn of the event loop, a few answers
- * a turn.  Handling one builds, signs and sends the next message, about
- * 100 us; the answers of all the tasks often arrive together, and
- * handled at once they would hold up the requests that came with them.
- * Until then the socket's events are ignored: the answer is in its
- * buffer.
+ * An answer is handled in a later turn of the event loop,
+ * NGX_HTTP_MTASTS_PUB_STEPS answers a turn.  Handling one builds, signs
+ * and sends the next message, about 100 us; the answers of all the tasks
+ * often arrive together, and handled at once they would hold up the
+ * requests that came with them.  Until then the socket's events are
+ * ignored: the answer is in its buffer.
  */
 
 static void
