@@ -91,9 +91,14 @@ ngx_http_mtasts_flush(ngx_http_mtasts_out_t *out)
     cl->buf = out->buf;
     cl->next = NULL;
 
-    *out->next = cl;
-    out->next = &cl->next;
-    out->size += out->pos - out->buf->pos;
+    if (out->last) {
+        out->last->next = cl;
+
+    } else {
+        out->chain = cl;
+    }
+
+    out->last = cl;
 
     out->buf = NULL;
     out->pos = NULL;

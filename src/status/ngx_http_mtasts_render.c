@@ -87,7 +87,6 @@ ngx_http_mtasts_render_create(ngx_http_request_t *r,
     rd->sections = ngx_http_mtasts_formats[format];
     rd->out.view = view;
     rd->out.pool = r->pool;
-    rd->out.next = &rd->out.chain;
     rd->out.dane = ((ngx_http_mtasts_main_conf_t *)
                     ngx_http_get_module_main_conf(r, ngx_http_mtasts_module))
                    ->dane;
@@ -184,7 +183,6 @@ ngx_int_t
 ngx_http_mtasts_render(ngx_http_mtasts_render_t *rd, ngx_chain_t **chain)
 {
     ngx_uint_t                    budget, to;
-    ngx_chain_t                  *cl;
     ngx_http_request_t           *r;
     ngx_http_mtasts_row_t        *row;
     ngx_http_mtasts_out_t        *out;
@@ -288,14 +286,11 @@ ngx_http_mtasts_render(ngx_http_mtasts_render_t *rd, ngx_chain_t **chain)
         return NGX_ERROR;
     }
 
-    for (cl = out->chain; cl->next; cl = cl->next) { /* void */ }
+    out->last->buf->last_buf = (r == r->main) ? 1 : 0;
+    out->last->buf->last_in_chain = 1;
 
-    cl->buf->last_buf = (r == r->main) ? 1 : 0;
-    cl->buf->last_in_chain = 1;
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "mta-sts status: %ui domains, %uz bytes",
-                   out->view->nitems, out->size);
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mta-sts status: %ui domains", out->view->nitems);
 
     *chain = out->chain;
 

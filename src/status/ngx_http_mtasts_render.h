@@ -60,8 +60,7 @@ typedef struct {
     u_char                       *end;
     ngx_buf_t                    *buf;         /* the last buffer */
     ngx_chain_t                  *chain;       /* the buffers before it */
-    ngx_chain_t                 **next;
-    size_t                        size;        /* of those buffers */
+    ngx_chain_t                  *last;        /* chain's last link */
     ngx_uint_t                    failed;      /* out of memory */
     ngx_uint_t                    any;         /* a line in this section */
     size_t                        width[NGX_HTTP_MTASTS_NCOLS];

@@ -649,6 +649,9 @@ ngx_http_mtasts_status_output(ngx_http_request_t *r,
         len += ngx_buf_size(cl->buf);
     }
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "mta-sts status: %O bytes", len);
+
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = len;
     r->headers_out.content_type = ctx->format->type;
