@@ -1,8 +1,8 @@
 #!/usr/bin/perl
 
-# A TLS-RPT report is made durable (fsync() of the file, or syncfs() of
-# its file system for several at once, link() into place, fsync() of the
-# directory) in nginx's "default" thread pool, not in the worker's own
+# A TLS-RPT report is made durable (fsync() of the file, link() into
+# place, fsync() of the directory, one for the reports linked at the same
+# time) in nginx's "default" thread pool, not in the worker's own
 # thread: strace shows which thread does it, and the policy served
 # meanwhile.  A pool that cannot take the task answers 503 and keeps
 # nothing.
@@ -85,7 +85,8 @@ sub stored {
 }
 
 # strace on every thread of the worker: syncfs(), fsync() and link()
-# logged, syncfs() and fsync() made to wait 1.5 s for the disk
+# logged with the paths of their descriptors, syncfs() and fsync() made to
+# wait 1.5 s for the disk
 
 sub trace {
 	my ($worker) = @_;
@@ -93,7 +94,7 @@ sub trace {
 	my $pid = fork // die "fork: $!\n";
 	if (!$pid) {
 		open STDERR, '>', "$d/strace.err";
-		exec 'strace', '-f', '-o', "$d/strace.out",
+		exec 'strace', '-f', '-y', '-o', "$d/strace.out",
 			'-e', 'trace=fsync,syncfs,link,linkat',
 			'-e', 'inject=fsync,syncfs:delay_enter=1500000',
 			'-p', $worker or POSIX::_exit(127);
@@ -237,8 +238,8 @@ is(join("\n", map { s/^\d+\s+//r =~ s/, 0600\)/)/r =~ s/(openat.*) = \d+$/$1 = f
 	"link(\"$d/reports/" . ($tmp // 'none') . "\", \"$d/reports/"
 		. (grep { my $k = $_; !grep { $_ eq $k } @kept } stored())[0]
 		. '") = 0'),
-	'the file named in advance, the directory opened to sync the file '
-	. 'system, then the file linked into place');
+	'the file named in advance, the directory opened for its fsync(), '
+	. 'then the file linked into place');
 is(scalar(grep { /\.tmp$/ } stored()), 0, 'and no temporary file left');
 unlink map { "$d/reports/$_" } grep { my $k = $_; !grep { $_ eq $k } @kept }
 	stored();
@@ -293,8 +294,9 @@ untrace($strace);
 
 is(scalar(my @after = stored()), 4, 'four reports kept, no temporary file');
 
-# group commit: while one report's fsync() waits for the disk, two more
-# arrive; one syncfs() makes both durable, and one fsync() their names
+# group commit: while one report's fsync()s wait for the disk, two more
+# arrive; each of their threads fsync()s its own file, and one fsync() of
+# the directory makes both names durable
 
 $t->write_file_expand('nginx.conf', conf('threads=4'));
 $t->reload();
@@ -311,10 +313,13 @@ is(join('', map { answer_bg($_->[0], $_->[1]) } [$first, 'four'],
 untrace($strace);
 
 my $traced = $t->read_file('strace.out');
-is(join(' ', map { my $c = $_; scalar(() = $traced =~ /^\d+\s+$c\(/mg) }
-	qw(syncfs linkat fsync)), '1 3 3',
-	'three reports: the first alone, its file and its name fsync()ed; the '
-	. 'two that came meanwhile together, one syncfs() and one fsync()');
+my @synced = $traced =~ /^\d+\s+fsync\(\d+<([^>]*)>/mg;
+is(join(' ', scalar(() = $traced =~ /^\d+\s+syncfs\(/mg),
+	scalar(() = $traced =~ /^\d+\s+linkat\(/mg),
+	scalar(grep { m!/reports/#\d+$! } @synced),
+	scalar(grep { m!/reports$! } @synced), scalar(@synced)), '0 3 3 2 5',
+	'three reports: no syncfs(), three links, each file fsync()ed, the '
+	. 'first\'s name alone and the two that came meanwhile together');
 is(scalar(my @all = stored()), 7, 'seven reports kept');
 
 $t->stop;
