@@ -352,7 +352,7 @@ ngx_http_mtasts_job_start(ngx_http_mtasts_main_conf_t *mmcf,
 
     ngx_http_mtasts_running++;
 
-    /* one extra hold: answers may arrive inside ngx_http_mtasts_dns_query */
+    /* one extra hold until all are asked: shared answers may come at once */
 
     job->pending = NGX_HTTP_MTASTS_NQ + 1;
 

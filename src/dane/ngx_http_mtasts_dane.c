@@ -348,7 +348,7 @@ ngx_http_mtasts_dnssec_send(ngx_http_mtasts_dnssec_ctx_t *ctx)
         return NGX_ERROR;
     }
 
-    /* c-ares copies the query; the handler may run before it returns */
+    /* the query is copied, and sent in a later turn */
 
     rc = ngx_http_mtasts_dns_send(wire, len, ngx_http_mtasts_dnssec_answer,
                                   ctx);
