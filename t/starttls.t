@@ -213,6 +213,14 @@ my %domains = (
 			. $TST,
 		probes => ['mx1.noaddr.test 127.0.0.36 ok',
 			'mx2.noaddr.test - the MX host has no A or AAAA record'] },
+
+	# three domains whose mail goes to valid.test's MX host, as a hosting
+	# provider's do: each has the probe's result, and the probe is made
+	# once a round (see "one connection per MX address")
+	(map { ("shared$_.test" => { mx_rr => ['@ IN MX 10 mx.valid.test.'],
+		mx => ['mx.valid.test'], state => 'ok', ready => 1,
+		msg => qr/^The MX address accepts STARTTLS/,
+		probes => ['mx.valid.test 127.0.0.11 ok'] }) } 1 .. 3),
 );
 
 # certificates of the MX hosts
@@ -558,7 +566,8 @@ if ($ipv6) {
 		'sni mx.dual.test', 'dual: IPv6 server saw SNI');
 }
 
-# each MX address was connected to once in the refresh
+# each MX address was connected to once in the refresh, mx.valid.test's
+# too, the MX host of four domains
 
 is(join(',', map { $_ . '=' . grep { $_ eq 'connect' } events($_) }
 	grep { $mx{$_}[1] } sort keys %mx),

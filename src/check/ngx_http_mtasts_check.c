@@ -336,6 +336,7 @@ ngx_http_mtasts_check_exit_process(ngx_cycle_t *cycle)
 
     ngx_http_mtasts_round_exit();
     ngx_http_mtasts_probe_exit();
+    ngx_http_mtasts_share_exit();
     ngx_http_mtasts_dns_exit();
     ngx_http_mtasts_dnssec_exit();
 }

@@ -48,6 +48,19 @@ ngx_int_t ngx_http_mtasts_probe_start(ngx_http_mtasts_main_conf_t *mmcf,
     ngx_http_mtasts_probe_done_pt done, void *data);
 void ngx_http_mtasts_probe_exit(void);
 
+/*
+ * The same, shared by the domains of a round (ngx_http_mtasts_share.c):
+ * one probe of a host, address and TLSA records a round.  "done" may be
+ * called before it returns.
+ */
+
+ngx_int_t ngx_http_mtasts_share_probe(ngx_http_mtasts_main_conf_t *mmcf,
+    ngx_pool_t *pool, ngx_str_t *host, ngx_addr_t *addr,
+    ngx_array_t *tlsa, ngx_http_mtasts_tls_t *result,
+    ngx_http_mtasts_probe_done_pt done, void *data);
+void ngx_http_mtasts_share_renew(void);
+void ngx_http_mtasts_share_exit(void);
+
 #if (NGX_HTTP_SSL)
 time_t ngx_http_mtasts_asn1_time(const ASN1_TIME *t);
 #endif

@@ -82,9 +82,10 @@ ngx_http_mtasts_check_start(ngx_http_mtasts_main_conf_t *mmcf,
 
     ngx_memcpy(round->domains, domains, n * sizeof(ngx_http_mtasts_entry_t *));
 
-    /* what DNS says is asked anew, not taken from the rounds before */
+    /* what DNS and the MX hosts say is asked anew, not taken from before */
 
     ngx_http_mtasts_dnssec_renew();
+    ngx_http_mtasts_share_renew();
 
     /* this worker will see to them: nobody else needs to */
 

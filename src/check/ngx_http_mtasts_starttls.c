@@ -327,9 +327,11 @@ ngx_http_mtasts_mx_start(ngx_http_mtasts_mxhost_t *h, ngx_addr_t *addr,
             && h->tlsa->addr.dnssec == MTASTS_DNSSEC_SECURE)
            ? &h->tlsa->res.rrs : NULL;
 
+    /* the caller holds the job: the result may be there at once */
+
     job->pending++;
 
-    if (ngx_http_mtasts_probe_start(job->mmcf, job->pool, &h->name, addr,
+    if (ngx_http_mtasts_share_probe(job->mmcf, job->pool, &h->name, addr,
                                     tlsa, r, ngx_http_mtasts_probe_done, job)
         != NGX_OK)
     {
