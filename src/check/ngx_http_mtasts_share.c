@@ -7,22 +7,17 @@
  * its addresses a round, not ten thousand.  A probe of the same host,
  * address and TLSA records started since the last
  * ngx_http_mtasts_share_renew() is waited for, or its result taken at
- * once, for NGX_HTTP_MTASTS_SHARE_AGE seconds at most.  Each waiter gets
+ * once, for 60 seconds at most (src/share).  Each waiter gets
  * a copy of the result in its own pool.
  */
 
 
 #include "ngx_http_mtasts_probe.h"
 #include "ngx_http_mtasts_dane.h"
-
-
-#define NGX_HTTP_MTASTS_SHARE_AGE      60
-#define NGX_HTTP_MTASTS_SHARE_KEEP     256      /* results kept */
-#define NGX_HTTP_MTASTS_SHARE_BUCKETS  251
+#include "ngx_http_mtasts_table.h"
 
 
 typedef struct ngx_http_mtasts_share_wait_s  ngx_http_mtasts_share_wait_t;
-typedef struct ngx_http_mtasts_share_s       ngx_http_mtasts_share_t;
 
 struct ngx_http_mtasts_share_wait_s {
     ngx_pool_t                       *pool;
@@ -33,43 +28,31 @@ struct ngx_http_mtasts_share_wait_s {
 };
 
 
-struct ngx_http_mtasts_share_s {
-    ngx_pool_t                       *pool;     /* its own, the probe's */
-    ngx_queue_t                       queue;    /* the oldest first */
-    ngx_http_mtasts_share_t          *next;     /* in its bucket */
-    ngx_uint_t                        hash;
-    ngx_uint_t                        epoch;
-    ngx_str_t                         key;
+typedef struct {
+    ngx_http_mtasts_shared_t          shared;   /* "failed": cut short */
     ngx_addr_t                        addr;
     ngx_array_t                      *tlsa;     /* NULL: no DANE */
-    time_t                            answered; /* 0: running */
-    unsigned                          aborted:1;
-    unsigned                          busy:1;   /* telling its waiters */
     ngx_http_mtasts_tls_t             res;
     ngx_http_mtasts_share_wait_t     *waiting;
-};
+} ngx_http_mtasts_share_t;
 
 
 static ngx_int_t ngx_http_mtasts_share_key(ngx_pool_t *pool, ngx_str_t *host,
     ngx_addr_t *addr, ngx_array_t *tlsa, ngx_str_t *key);
 static ngx_http_mtasts_share_t *ngx_http_mtasts_share_new(ngx_str_t *key,
-    ngx_uint_t hash, ngx_str_t *host, ngx_addr_t *addr, ngx_array_t *tlsa);
+    ngx_str_t *host, ngx_addr_t *addr, ngx_array_t *tlsa);
 static ngx_int_t ngx_http_mtasts_share_wait(ngx_http_mtasts_share_t *s,
     ngx_pool_t *pool, ngx_http_mtasts_tls_t *result,
     ngx_http_mtasts_probe_done_pt done, void *data);
 static void ngx_http_mtasts_share_done(void *data, ngx_uint_t aborted);
 static void ngx_http_mtasts_share_copy(ngx_http_mtasts_tls_t *dst,
     ngx_http_mtasts_tls_t *src, ngx_pool_t *pool);
-static void ngx_http_mtasts_share_forget(ngx_http_mtasts_share_t *s);
-static void ngx_http_mtasts_share_expire(void);
 
 
-/* per worker */
-static ngx_http_mtasts_share_t
-    *ngx_http_mtasts_share_buckets[NGX_HTTP_MTASTS_SHARE_BUCKETS];
-static ngx_queue_t  ngx_http_mtasts_share_queue;
-static ngx_uint_t   ngx_http_mtasts_share_kept;
-static ngx_uint_t   ngx_http_mtasts_share_epoch;
+/* per worker: at most 256 probes kept, 60 s each */
+static ngx_http_mtasts_shared_t  *ngx_http_mtasts_share_buckets[251];
+static ngx_http_mtasts_table_t    ngx_http_mtasts_shares =
+    ngx_http_mtasts_table(ngx_http_mtasts_share_buckets, 256, 60);
 
 
 /* as ngx_http_mtasts_probe_start(): "result" has its host and address */
@@ -81,54 +64,31 @@ ngx_http_mtasts_share_probe(ngx_http_mtasts_main_conf_t *mmcf,
     ngx_http_mtasts_probe_done_pt done, void *data)
 {
     ngx_str_t                 key;
-    ngx_uint_t                hash;
     ngx_http_mtasts_share_t  *s;
-
-    if (ngx_http_mtasts_share_queue.next == NULL) {
-        ngx_queue_init(&ngx_http_mtasts_share_queue);
-    }
-
-    ngx_http_mtasts_share_expire();
 
     if (ngx_http_mtasts_share_key(pool, host, addr, tlsa, &key) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    hash = ngx_hash_key(key.data, key.len);
+    s = (ngx_http_mtasts_share_t *)
+            ngx_http_mtasts_table_find(&ngx_http_mtasts_shares, &key);
 
-    for (s = ngx_http_mtasts_share_buckets[
-                 hash % NGX_HTTP_MTASTS_SHARE_BUCKETS];
-         s;
-         s = s->next)
-    {
-        if (s->hash == hash && !s->aborted
-            && s->epoch == ngx_http_mtasts_share_epoch
-            && (s->answered == 0
-                || ngx_time() - s->answered < NGX_HTTP_MTASTS_SHARE_AGE)
-            && s->key.len == key.len
-            && ngx_memcmp(s->key.data, key.data, key.len) == 0)
-        {
-            /* the results asked for again go last */
-
-            ngx_queue_remove(&s->queue);
-            ngx_queue_insert_tail(&ngx_http_mtasts_share_queue, &s->queue);
-
-            return ngx_http_mtasts_share_wait(s, pool, result, done, data);
-        }
+    if (s) {
+        return ngx_http_mtasts_share_wait(s, pool, result, done, data);
     }
 
-    s = ngx_http_mtasts_share_new(&key, hash, host, addr, tlsa);
+    s = ngx_http_mtasts_share_new(&key, host, addr, tlsa);
     if (s == NULL) {
         return NGX_ERROR;
     }
 
     if (ngx_http_mtasts_share_wait(s, pool, result, done, data) != NGX_OK
-        || ngx_http_mtasts_probe_start(mmcf, s->pool, &s->res.host,
+        || ngx_http_mtasts_probe_start(mmcf, s->shared.pool, &s->res.host,
                                        &s->addr, s->tlsa, &s->res,
                                        ngx_http_mtasts_share_done, s)
            != NGX_OK)
     {
-        ngx_http_mtasts_share_forget(s);
+        ngx_http_mtasts_table_forget(&ngx_http_mtasts_shares, &s->shared);
         return NGX_ERROR;
     }
 
@@ -141,7 +101,7 @@ ngx_http_mtasts_share_probe(ngx_http_mtasts_main_conf_t *mmcf,
 void
 ngx_http_mtasts_share_renew(void)
 {
-    ngx_http_mtasts_share_epoch++;
+    ngx_http_mtasts_table_renew(&ngx_http_mtasts_shares);
 }
 
 
@@ -150,19 +110,7 @@ ngx_http_mtasts_share_renew(void)
 void
 ngx_http_mtasts_share_exit(void)
 {
-    ngx_queue_t              *q;
-    ngx_http_mtasts_share_t  *s;
-
-    if (ngx_http_mtasts_share_queue.next == NULL) {
-        return;
-    }
-
-    while (!ngx_queue_empty(&ngx_http_mtasts_share_queue)) {
-        q = ngx_queue_head(&ngx_http_mtasts_share_queue);
-        s = ngx_queue_data(q, ngx_http_mtasts_share_t, queue);
-
-        ngx_http_mtasts_share_forget(s);
-    }
+    ngx_http_mtasts_table_exit(&ngx_http_mtasts_shares);
 }
 
 
@@ -215,39 +163,32 @@ ngx_http_mtasts_share_key(ngx_pool_t *pool, ngx_str_t *host,
  */
 
 static ngx_http_mtasts_share_t *
-ngx_http_mtasts_share_new(ngx_str_t *key, ngx_uint_t hash, ngx_str_t *host,
-    ngx_addr_t *addr, ngx_array_t *tlsa)
+ngx_http_mtasts_share_new(ngx_str_t *key, ngx_str_t *host, ngx_addr_t *addr,
+    ngx_array_t *tlsa)
 {
     ngx_uint_t                  i;
     ngx_pool_t                 *pool;
     ngx_http_mtasts_share_t    *s;
     ngx_http_mtasts_tlsa_rr_t  *rr, *src;
 
-    pool = ngx_create_pool(4096, ngx_cycle->log);
-    if (pool == NULL) {
+    s = (ngx_http_mtasts_share_t *)
+            ngx_http_mtasts_table_add(&ngx_http_mtasts_shares, key,
+                                      sizeof(ngx_http_mtasts_share_t), 4096);
+    if (s == NULL) {
         return NULL;
     }
 
-    s = ngx_pcalloc(pool, sizeof(ngx_http_mtasts_share_t));
-    if (s == NULL) {
-        goto failed;
-    }
+    pool = s->shared.pool;
 
-    s->pool = pool;
-    s->hash = hash;
-    s->epoch = ngx_http_mtasts_share_epoch;
-
-    s->key.data = ngx_pstrdup(pool, key);
     s->res.host.data = ngx_pstrdup(pool, host);
     s->res.address.data = ngx_pstrdup(pool, &addr->name);
     s->addr.sockaddr = ngx_palloc(pool, addr->socklen);
-    if (s->key.data == NULL || s->res.host.data == NULL
-        || s->res.address.data == NULL || s->addr.sockaddr == NULL)
+    if (s->res.host.data == NULL || s->res.address.data == NULL
+        || s->addr.sockaddr == NULL)
     {
         goto failed;
     }
 
-    s->key.len = key->len;
     s->res.host.len = host->len;
     s->res.address.len = addr->name.len;
 
@@ -279,18 +220,11 @@ ngx_http_mtasts_share_new(ngx_str_t *key, ngx_uint_t hash, ngx_str_t *host,
         }
     }
 
-    ngx_queue_insert_tail(&ngx_http_mtasts_share_queue, &s->queue);
-    ngx_http_mtasts_share_kept++;
-
-    s->next = ngx_http_mtasts_share_buckets[
-                  hash % NGX_HTTP_MTASTS_SHARE_BUCKETS];
-    ngx_http_mtasts_share_buckets[hash % NGX_HTTP_MTASTS_SHARE_BUCKETS] = s;
-
     return s;
 
 failed:
 
-    ngx_destroy_pool(pool);
+    ngx_http_mtasts_table_forget(&ngx_http_mtasts_shares, &s->shared);
 
     return NULL;
 }
@@ -303,7 +237,7 @@ ngx_http_mtasts_share_wait(ngx_http_mtasts_share_t *s, ngx_pool_t *pool,
 {
     ngx_http_mtasts_share_wait_t  *w;
 
-    if (s->answered) {
+    if (s->shared.answered) {
         ngx_http_mtasts_share_copy(result, &s->res, pool);
         done(data, 0);
         return NGX_OK;
@@ -338,13 +272,12 @@ ngx_http_mtasts_share_done(void *data, ngx_uint_t aborted)
 
     ngx_http_mtasts_share_wait_t  *w, *next;
 
-    s->answered = ngx_max(ngx_time(), 1);
-    s->aborted = aborted;
+    ngx_http_mtasts_table_answered(&s->shared, aborted);
 
     w = s->waiting;
     s->waiting = NULL;
 
-    s->busy = 1;
+    s->shared.busy = 1;
 
     for ( /* void */ ; w; w = next) {
         next = w->next;
@@ -352,7 +285,7 @@ ngx_http_mtasts_share_done(void *data, ngx_uint_t aborted)
         w->done(w->data, aborted);
     }
 
-    s->busy = 0;
+    s->shared.busy = 0;
 }
 
 
@@ -393,57 +326,5 @@ ngx_http_mtasts_share_copy(ngx_http_mtasts_tls_t *dst,
         }
 
         d[i]->len = f[i]->len;
-    }
-}
-
-
-static void
-ngx_http_mtasts_share_forget(ngx_http_mtasts_share_t *s)
-{
-    ngx_http_mtasts_share_t  **sp;
-
-    for (sp = &ngx_http_mtasts_share_buckets[
-                  s->hash % NGX_HTTP_MTASTS_SHARE_BUCKETS];
-         *sp;
-         sp = &(*sp)->next)
-    {
-        if (*sp == s) {
-            *sp = s->next;
-            break;
-        }
-    }
-
-    ngx_queue_remove(&s->queue);
-    ngx_http_mtasts_share_kept--;
-
-    ngx_destroy_pool(s->pool);
-}
-
-
-/*
- * The results least recently asked for go first: those of a past round,
- * too old, or past the number kept.  A probe that runs stays until it is
- * done.
- */
-
-static void
-ngx_http_mtasts_share_expire(void)
-{
-    ngx_queue_t              *q;
-    ngx_http_mtasts_share_t  *s;
-
-    while (!ngx_queue_empty(&ngx_http_mtasts_share_queue)) {
-        q = ngx_queue_head(&ngx_http_mtasts_share_queue);
-        s = ngx_queue_data(q, ngx_http_mtasts_share_t, queue);
-
-        if (s->answered == 0 || s->busy
-            || (s->epoch == ngx_http_mtasts_share_epoch && !s->aborted
-                && ngx_time() - s->answered < NGX_HTTP_MTASTS_SHARE_AGE
-                && ngx_http_mtasts_share_kept < NGX_HTTP_MTASTS_SHARE_KEEP))
-        {
-            return;
-        }
-
-        ngx_http_mtasts_share_forget(s);
     }
 }

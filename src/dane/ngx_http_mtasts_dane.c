@@ -11,21 +11,18 @@
 
 #include "ngx_http_mtasts_dane.h"
 #include "ngx_http_mtasts_dns.h"
+#include "ngx_http_mtasts_table.h"
 
 
 /*
  * Answers are shared: a lookup of a name and type that another has asked
  * since the last ngx_http_mtasts_dnssec_renew() waits for that one's
- * answer, or takes it at once, for NGX_HTTP_MTASTS_DNSSEC_AGE seconds at
- * most.  Ten thousand domains served by one mail host then ask for its
- * TLSA, A and AAAA records, and for the root's NS, once a round, not once
- * a domain.  Each waiter gets a copy of the answer in its own pool.
+ * answer, or takes it at once, for 60 seconds at most (src/share, at most
+ * 1,024 answers kept).  Ten thousand domains served by one mail host then
+ * ask for its TLSA, A and AAAA records, and for the root's NS, once a
+ * round, not once a domain.  Each waiter gets a copy of the answer in its
+ * own pool.
  */
-
-#define NGX_HTTP_MTASTS_DNSSEC_AGE      60
-#define NGX_HTTP_MTASTS_DNSSEC_KEEP     1024     /* answers kept */
-#define NGX_HTTP_MTASTS_DNSSEC_BUCKETS  1021
-
 
 typedef struct ngx_http_mtasts_dnssec_wait_s  ngx_http_mtasts_dnssec_wait_t;
 typedef struct ngx_http_mtasts_dnssec_ctx_s   ngx_http_mtasts_dnssec_ctx_t;
@@ -40,15 +37,8 @@ struct ngx_http_mtasts_dnssec_wait_s {
 
 
 struct ngx_http_mtasts_dnssec_ctx_s {
-    ngx_pool_t                       *pool;     /* its own */
-    ngx_queue_t                       queue;    /* the oldest first */
-    ngx_http_mtasts_dnssec_ctx_t     *next;     /* in its bucket */
-    ngx_uint_t                        hash;
-    ngx_uint_t                        epoch;
-    time_t                            answered; /* 0: in flight */
-    unsigned                          failed:1; /* not to be shared */
-    unsigned                          busy:1;   /* telling its waiters */
-    char                             *name;
+    ngx_http_mtasts_shared_t          shared;   /* key: name, NUL, type */
+    char                             *name;     /* the key's start */
     ngx_uint_t                        type;
     ngx_uint_t                        cd;       /* the second query */
     ngx_uint_t                        tries;
@@ -63,9 +53,7 @@ static ngx_int_t ngx_http_mtasts_dnssec_wait(ngx_http_mtasts_dnssec_ctx_t *ctx,
     ngx_pool_t *pool, ngx_http_mtasts_dnssec_t *res,
     ngx_http_mtasts_dnssec_done_pt done, void *data);
 static ngx_http_mtasts_dnssec_ctx_t *ngx_http_mtasts_dnssec_new(
-    const char *name, size_t len, ngx_uint_t type, ngx_uint_t hash);
-static void ngx_http_mtasts_dnssec_forget(ngx_http_mtasts_dnssec_ctx_t *ctx);
-static void ngx_http_mtasts_dnssec_expire(void);
+    ngx_str_t *key, ngx_uint_t type);
 static ngx_int_t ngx_http_mtasts_dnssec_send(
     ngx_http_mtasts_dnssec_ctx_t *ctx);
 static void ngx_http_mtasts_dnssec_answer(void *arg, int status,
@@ -88,11 +76,9 @@ ngx_str_t  ngx_http_mtasts_dnssec_names[] = {
 
 
 /* per worker */
-static ngx_http_mtasts_dnssec_ctx_t
-                *ngx_http_mtasts_dnssec_buckets[NGX_HTTP_MTASTS_DNSSEC_BUCKETS];
-static ngx_queue_t  ngx_http_mtasts_dnssec_queue;
-static ngx_uint_t   ngx_http_mtasts_dnssec_kept;
-static ngx_uint_t   ngx_http_mtasts_dnssec_epoch;
+static ngx_http_mtasts_shared_t  *ngx_http_mtasts_dnssec_buckets[1021];
+static ngx_http_mtasts_table_t    ngx_http_mtasts_dnssecs =
+    ngx_http_mtasts_table(ngx_http_mtasts_dnssec_buckets, 1024, 60);
 
 
 ngx_int_t
@@ -101,43 +87,33 @@ ngx_http_mtasts_dnssec_lookup(ngx_pool_t *pool, const char *name,
     ngx_http_mtasts_dnssec_done_pt done, void *data)
 {
     size_t                         len;
-    ngx_uint_t                     hash;
+    ngx_str_t                      key;
     ngx_http_mtasts_dnssec_ctx_t  *ctx;
 
     if (ngx_http_mtasts_dnssec_init(res, pool) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    if (ngx_http_mtasts_dnssec_queue.next == NULL) {
-        ngx_queue_init(&ngx_http_mtasts_dnssec_queue);
-    }
-
-    ngx_http_mtasts_dnssec_expire();
-
     len = ngx_strlen(name);
-    hash = ngx_hash_key((u_char *) name, len) ^ type;
 
-    for (ctx = ngx_http_mtasts_dnssec_buckets[
-                   hash % NGX_HTTP_MTASTS_DNSSEC_BUCKETS];
-         ctx;
-         ctx = ctx->next)
-    {
-        if (ctx->hash == hash && ctx->type == type && !ctx->failed
-            && ctx->epoch == ngx_http_mtasts_dnssec_epoch
-            && (ctx->answered == 0
-                || ngx_time() - ctx->answered < NGX_HTTP_MTASTS_DNSSEC_AGE)
-            && ngx_strcmp(ctx->name, name) == 0)
-        {
-            /* the answers asked for again go last */
-
-            ngx_queue_remove(&ctx->queue);
-            ngx_queue_insert_tail(&ngx_http_mtasts_dnssec_queue, &ctx->queue);
-
-            return ngx_http_mtasts_dnssec_wait(ctx, pool, res, done, data);
-        }
+    key.len = len + 3;
+    key.data = ngx_pnalloc(pool, key.len);
+    if (key.data == NULL) {
+        return NGX_ERROR;
     }
 
-    ctx = ngx_http_mtasts_dnssec_new(name, len, type, hash);
+    ngx_memcpy(key.data, name, len + 1);
+    key.data[len + 1] = (u_char) (type >> 8);
+    key.data[len + 2] = (u_char) type;
+
+    ctx = (ngx_http_mtasts_dnssec_ctx_t *)
+              ngx_http_mtasts_table_find(&ngx_http_mtasts_dnssecs, &key);
+
+    if (ctx) {
+        return ngx_http_mtasts_dnssec_wait(ctx, pool, res, done, data);
+    }
+
+    ctx = ngx_http_mtasts_dnssec_new(&key, type);
     if (ctx == NULL) {
         return NGX_ERROR;
     }
@@ -145,7 +121,7 @@ ngx_http_mtasts_dnssec_lookup(ngx_pool_t *pool, const char *name,
     if (ngx_http_mtasts_dnssec_wait(ctx, pool, res, done, data) != NGX_OK
         || ngx_http_mtasts_dnssec_send(ctx) != NGX_OK)
     {
-        ngx_http_mtasts_dnssec_forget(ctx);
+        ngx_http_mtasts_table_forget(&ngx_http_mtasts_dnssecs, &ctx->shared);
         return NGX_ERROR;
     }
 
@@ -178,27 +154,16 @@ ngx_http_mtasts_dnssec_init(ngx_http_mtasts_dnssec_t *res, ngx_pool_t *pool)
 void
 ngx_http_mtasts_dnssec_renew(void)
 {
-    ngx_http_mtasts_dnssec_epoch++;
+    ngx_http_mtasts_table_renew(&ngx_http_mtasts_dnssecs);
 }
 
+
+/* after ngx_http_mtasts_dns_exit(): nothing is in flight */
 
 void
 ngx_http_mtasts_dnssec_exit(void)
 {
-    ngx_queue_t                   *q;
-    ngx_http_mtasts_dnssec_ctx_t  *ctx;
-
-    if (ngx_http_mtasts_dnssec_queue.next == NULL) {
-        return;
-    }
-
-    /* after ngx_http_mtasts_dns_exit(): nothing is in flight */
-
-    while (!ngx_queue_empty(&ngx_http_mtasts_dnssec_queue)) {
-        q = ngx_queue_head(&ngx_http_mtasts_dnssec_queue);
-        ctx = ngx_queue_data(q, ngx_http_mtasts_dnssec_ctx_t, queue);
-        ngx_http_mtasts_dnssec_forget(ctx);
-    }
+    ngx_http_mtasts_table_exit(&ngx_http_mtasts_dnssecs);
 }
 
 
@@ -209,7 +174,7 @@ ngx_http_mtasts_dnssec_wait(ngx_http_mtasts_dnssec_ctx_t *ctx,
 {
     ngx_http_mtasts_dnssec_wait_t  *w;
 
-    if (ctx->answered) {
+    if (ctx->shared.answered) {
         ngx_http_mtasts_dnssec_copy(res, &ctx->res, pool);
         done(data);
         return NGX_OK;
@@ -232,105 +197,27 @@ ngx_http_mtasts_dnssec_wait(ngx_http_mtasts_dnssec_ctx_t *ctx,
 
 
 static ngx_http_mtasts_dnssec_ctx_t *
-ngx_http_mtasts_dnssec_new(const char *name, size_t len, ngx_uint_t type,
-    ngx_uint_t hash)
+ngx_http_mtasts_dnssec_new(ngx_str_t *key, ngx_uint_t type)
 {
-    ngx_pool_t                    *pool;
-    ngx_http_mtasts_dnssec_ctx_t  *ctx, **bucket;
+    ngx_http_mtasts_dnssec_ctx_t  *ctx;
 
-    pool = ngx_create_pool(512, ngx_cycle->log);
-    if (pool == NULL) {
+    ctx = (ngx_http_mtasts_dnssec_ctx_t *)
+              ngx_http_mtasts_table_add(&ngx_http_mtasts_dnssecs, key,
+                                        sizeof(ngx_http_mtasts_dnssec_ctx_t),
+                                        512);
+    if (ctx == NULL) {
         return NULL;
     }
 
-    ctx = ngx_pcalloc(pool, sizeof(ngx_http_mtasts_dnssec_ctx_t));
-    if (ctx == NULL) {
-        goto failed;
+    if (ngx_http_mtasts_dnssec_init(&ctx->res, ctx->shared.pool) != NGX_OK) {
+        ngx_http_mtasts_table_forget(&ngx_http_mtasts_dnssecs, &ctx->shared);
+        return NULL;
     }
 
-    ctx->name = ngx_pnalloc(pool, len + 1);
-    if (ctx->name == NULL) {
-        goto failed;
-    }
-
-    ngx_memcpy(ctx->name, name, len + 1);
-
-    if (ngx_http_mtasts_dnssec_init(&ctx->res, pool) != NGX_OK) {
-        goto failed;
-    }
-
-    ctx->pool = pool;
+    ctx->name = (char *) ctx->shared.key.data;
     ctx->type = type;
-    ctx->hash = hash;
-    ctx->epoch = ngx_http_mtasts_dnssec_epoch;
-
-    bucket = &ngx_http_mtasts_dnssec_buckets[
-                  hash % NGX_HTTP_MTASTS_DNSSEC_BUCKETS];
-    ctx->next = *bucket;
-    *bucket = ctx;
-
-    ngx_queue_insert_tail(&ngx_http_mtasts_dnssec_queue, &ctx->queue);
-    ngx_http_mtasts_dnssec_kept++;
 
     return ctx;
-
-failed:
-
-    ngx_destroy_pool(pool);
-
-    return NULL;
-}
-
-
-static void
-ngx_http_mtasts_dnssec_forget(ngx_http_mtasts_dnssec_ctx_t *ctx)
-{
-    ngx_http_mtasts_dnssec_ctx_t  **cp;
-
-    for (cp = &ngx_http_mtasts_dnssec_buckets[
-                   ctx->hash % NGX_HTTP_MTASTS_DNSSEC_BUCKETS];
-         *cp;
-         cp = &(*cp)->next)
-    {
-        if (*cp == ctx) {
-            *cp = ctx->next;
-            break;
-        }
-    }
-
-    ngx_queue_remove(&ctx->queue);
-    ngx_http_mtasts_dnssec_kept--;
-
-    ngx_destroy_pool(ctx->pool);
-}
-
-
-/*
- * The answers least recently asked for go first: those of a past round,
- * too old, or past the number kept.  A lookup in flight stays until its
- * answer.
- */
-
-static void
-ngx_http_mtasts_dnssec_expire(void)
-{
-    ngx_queue_t                   *q;
-    ngx_http_mtasts_dnssec_ctx_t  *ctx;
-
-    while (!ngx_queue_empty(&ngx_http_mtasts_dnssec_queue)) {
-        q = ngx_queue_head(&ngx_http_mtasts_dnssec_queue);
-        ctx = ngx_queue_data(q, ngx_http_mtasts_dnssec_ctx_t, queue);
-
-        if (ctx->answered == 0 || ctx->busy
-            || (ctx->epoch == ngx_http_mtasts_dnssec_epoch && !ctx->failed
-                && ngx_time() - ctx->answered < NGX_HTTP_MTASTS_DNSSEC_AGE
-                && ngx_http_mtasts_dnssec_kept < NGX_HTTP_MTASTS_DNSSEC_KEEP))
-        {
-            return;
-        }
-
-        ngx_http_mtasts_dnssec_forget(ctx);
-    }
 }
 
 
@@ -391,7 +278,7 @@ ngx_http_mtasts_dnssec_answer(void *arg, int status, int timeouts,
     res->rcode = rcode;
 
     if (!ctx->cd) {
-        res->answer.data = ngx_pnalloc(ctx->pool, alen);
+        res->answer.data = ngx_pnalloc(ctx->shared.pool, alen);
         if (res->answer.data == NULL) {
             ldns_pkt_free(pkt);
             res->status = ARES_ENOMEM;
@@ -481,7 +368,7 @@ ngx_http_mtasts_dnssec_records(ngx_http_mtasts_dnssec_ctx_t *ctx,
 
         len = mtasts_tlsa_text(&t, NULL, 0);
 
-        s->data = ngx_pnalloc(ctx->pool, len);
+        s->data = ngx_pnalloc(ctx->shared.pool, len);
         if (s->data == NULL) {
             res->records.nelts--;
             return;
@@ -503,7 +390,7 @@ ngx_http_mtasts_dnssec_records(ngx_http_mtasts_dnssec_ctx_t *ctx,
             rr->selector = (uint8_t) t.selector;
             rr->mtype = (uint8_t) t.mtype;
             rr->data.len = t.len;
-            rr->data.data = ngx_pnalloc(ctx->pool, t.len);
+            rr->data.data = ngx_pnalloc(ctx->shared.pool, t.len);
             if (rr->data.data == NULL) {
                 res->rrs.nelts--;
                 return;
@@ -535,15 +422,15 @@ ngx_http_mtasts_dnssec_done(ngx_http_mtasts_dnssec_ctx_t *ctx)
 {
     ngx_http_mtasts_dnssec_wait_t  *w, *next;
 
-    ctx->answered = ngx_max(ngx_time(), 1);
-    ctx->failed = (ctx->res.status != ARES_SUCCESS);
+    ngx_http_mtasts_table_answered(&ctx->shared,
+                                   ctx->res.status != ARES_SUCCESS);
 
     w = ctx->waiting;
     ctx->waiting = NULL;
 
     /* a waiter's lookups expire nothing being read here */
 
-    ctx->busy = 1;
+    ctx->shared.busy = 1;
 
     for ( /* void */ ; w; w = next) {
         next = w->next;
@@ -551,7 +438,7 @@ ngx_http_mtasts_dnssec_done(ngx_http_mtasts_dnssec_ctx_t *ctx)
         w->done(w->data);
     }
 
-    ctx->busy = 0;
+    ctx->shared.busy = 0;
 }
 
 

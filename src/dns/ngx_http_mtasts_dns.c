@@ -294,9 +294,7 @@ ngx_http_mtasts_dns_wait(const u_char *buf, size_t len, int type,
 
     ngx_queue_insert_tail(&dns->waiting, &w->queue);
 
-    if (!dns->pace.posted) {
-        ngx_post_event(&dns->pace, &ngx_posted_next_events);
-    }
+    ngx_post_event(&dns->pace, &ngx_posted_next_events);
 
     return NGX_OK;
 }
@@ -345,7 +343,7 @@ ngx_http_mtasts_dns_pace(ngx_event_t *ev)
 
     ngx_http_mtasts_dns_arm();
 
-    if (!ngx_queue_empty(&dns->waiting) && !dns->pace.posted) {
+    if (!ngx_queue_empty(&dns->waiting)) {
         ngx_post_event(&dns->pace, &ngx_posted_next_events);
     }
 }
